@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+	"github.com/zdplay/zdplay/runner"
+)
+
+// selectionFlags are -t and --skip-tags, shared by run and list-tasks.
+type selectionFlags struct {
+	tags, skipTags []string
+}
+
+func (s *selectionFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringSliceVarP(&s.tags, "tags", "t", nil, "run only tasks with these tags (comma list, repeatable)")
+	cmd.Flags().StringSliceVar(&s.skipTags, "skip-tags", nil, "skip tasks with these tags (comma list, repeatable)")
+}
+
+func (s *selectionFlags) selection() runner.Selection {
+	return runner.Selection{Tags: s.tags, SkipTags: s.skipTags}
+}
+
+func newRunCmd() *cobra.Command {
+	var (
+		sel       selectionFlags
+		extraVars []string
+		check     bool
+		diff      bool
+		output    string
+	)
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a playbook",
+		Long: `Run the selected tasks of a playbook, in order, and print a recap.
+
+Variables: declared defaults < -e @FILE (HCL or JSON) < -e NAME=VALUE; later
+flags win. Tags: -t and --skip-tags, with Ansible's special tags always, never,
+all, tagged and untagged.
+
+The first Ctrl-C stops the run before its next task (the proxy is left as the
+last finished task left it); a second one aborts the task in flight.
+
+Exit status: 0 ok, 1 a task failed, 2 the playbook or flags are invalid,
+130 interrupted.`,
+		Example: `  zdplay run playbooks/app.hcl -t provision
+  zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2
+  zdplay run playbooks/app.hcl -e @prod.hcl -e replicas=3 --check --diff
+  zdplay run playbooks/app.hcl --output json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pb, err := load(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			printer, err := newPrinter(cmd.OutOrStdout(), output)
+			if err != nil {
+				return err
+			}
+			ctx, stop := interruptible(cmd.Context())
+			recap, diags, err := runner.Run(ctx, pb, runner.Options{
+				ExtraVars: extraVars, Selection: sel.selection(),
+				Check: check, Diff: diff, Printer: printer, Stop: stop,
+			})
+			if diags.HasErrors() {
+				return invalid(cmd, pb, diags)
+			}
+			var failed *runner.TaskFailedError
+			var diagErr *runner.DiagError
+			switch {
+			case errors.Is(err, runner.ErrInterrupted):
+				return &exitError{exitInterrupted, fmt.Errorf("interrupted before %s; every finished task stands and the proxy sends traffic where the last one left it; run the same command again to resume", recap.StoppedBefore)}
+			case errors.As(err, &failed):
+				if errors.As(err, &diagErr) {
+					printDiags(cmd.ErrOrStderr(), pb, diagErr.Diags)
+				}
+				return &exitError{exitFailed, err}
+			case errors.As(err, &diagErr):
+				printDiags(cmd.ErrOrStderr(), pb, diagErr.Diags)
+				return &exitError{exitFailed, errors.New("the run stopped on the error above")}
+			case err != nil:
+				return &exitError{exitFailed, err}
+			}
+			return nil
+		},
+	}
+	sel.register(cmd)
+	cmd.Flags().StringArrayVarP(&extraVars, "extra-vars", "e", nil, "set a variable: NAME=VALUE, or @FILE for a .hcl or .json file of them (repeatable)")
+	cmd.Flags().BoolVar(&check, "check", false, "report what would change, change nothing")
+	cmd.Flags().BoolVar(&diff, "diff", false, "print the diffs of the files that change")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func newValidateCmd() *cobra.Command {
+	var extraVars []string
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a playbook without running it",
+		Long: `Parse a playbook and its roles, check every task's kind and attributes,
+every reference and handler name, and (given -e values) the variables.
+Nothing is run. Exit status 2 when something is wrong.`,
+		Example: "  zdplay validate playbooks/app.hcl",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pb, err := load(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			if diags := runner.Validate(pb, extraVars); diags.HasErrors() {
+				return invalid(cmd, pb, diags)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is valid: %d play(s), %d role(s)\n", args[0], len(pb.Plays), len(pb.Roles))
+			return nil
+		},
+	}
+}
+
+func newListTasksCmd() *cobra.Command {
+	var sel selectionFlags
+	cmd := &cobra.Command{
+		Use:     "list-tasks FILE",
+		Short:   "List the tasks a run would consider, with their tags",
+		Example: "  zdplay list-tasks playbooks/app.hcl -t upgrade",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pb, err := load(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			if diags := runner.CheckSelection(pb, sel.selection()); diags.HasErrors() {
+				return invalid(cmd, pb, diags)
+			}
+			pb.ListTasks(cmd.OutOrStdout(), sel.selection())
+			return nil
+		},
+	}
+	sel.register(cmd)
+	return cmd
+}
+
+func newListTagsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "list-tags FILE",
+		Short:   "List the tags of a playbook's tasks",
+		Example: "  zdplay list-tags playbooks/app.hcl",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pb, err := load(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), strings.Join(pb.Tags(), "\n"))
+			return nil
+		},
+	}
+}
+
+// load parses a playbook, printing its diagnostics on failure.
+func load(cmd *cobra.Command, file string) (*runner.Playbook, error) {
+	pb, diags := runner.Load(file)
+	if diags.HasErrors() {
+		return nil, invalid(cmd, pb, diags)
+	}
+	return pb, nil
+}
+
+func invalid(cmd *cobra.Command, pb *runner.Playbook, diags hcl.Diagnostics) error {
+	printDiags(cmd.ErrOrStderr(), pb, diags)
+	n := 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	return &exitError{exitInvalid, fmt.Errorf("%d error(s): nothing was run", n)}
+}
+
+// printDiags prints file:line:col, the source line and a caret.
+func printDiags(w io.Writer, pb *runner.Playbook, diags hcl.Diagnostics) {
+	files := map[string]*hcl.File{}
+	if pb != nil {
+		files = pb.Files()
+	}
+	wr := hcl.NewDiagnosticTextWriter(w, files, 100, colorOn(w))
+	_ = wr.WriteDiagnostics(diags)
+}
+
+func newPrinter(w io.Writer, output string) (runner.Printer, error) {
+	switch output {
+	case "text":
+		tty := isTerminal(w)
+		return &runner.TextPrinter{W: w, Color: colorOn(w), Live: tty}, nil
+	case "json":
+		return runner.JSONPrinter{W: w}, nil
+	}
+	return nil, &exitError{exitInvalid, fmt.Errorf("--output %q: use text or json", output)}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// colorOn: colour only on a terminal, and never with NO_COLOR set.
+func colorOn(w io.Writer) bool {
+	_, noColor := os.LookupEnv("NO_COLOR")
+	return !noColor && isTerminal(w)
+}
+
+// interruptible returns a context cancelled by a second SIGINT/SIGTERM and a
+// channel closed by the first, so the runner can stop between tasks.
+func interruptible(parent context.Context) (context.Context, <-chan struct{}) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
+	stop := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(os.Stderr, "\nzdplay: stopping after the task in flight (Ctrl-C again to abort it)")
+		close(stop)
+		<-sigs
+		cancel()
+	}()
+	return ctx, stop
+}

@@ -1,0 +1,488 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// Block kinds of the playbook language, as schema constants.
+const (
+	blockVariable = "variable"
+	blockLocals   = "locals"
+	blockPlay     = "play"
+	blockRole     = "role"
+	blockTask     = "task"
+	blockHandler  = "handler"
+	blockBlock    = "block"
+	blockSerial   = "serial"
+	blockRescue   = "rescue"
+)
+
+// flushHandlers is the one task kind the runner handles itself: it runs the
+// notified handlers of the current role now instead of at the role's end.
+const flushHandlers = "flush_handlers"
+
+var fileSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: blockVariable, LabelNames: []string{"name"}},
+		{Type: blockLocals},
+		{Type: blockPlay, LabelNames: []string{"name"}},
+		{Type: blockRole, LabelNames: []string{"name"}},
+	},
+}
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"},
+	},
+}
+
+var playSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "roles", Required: true}, {Name: "tags"}, {Name: "vars"}, {Name: "hosts"},
+	},
+}
+
+// stepsSchema is the body of a role, and of a block, serial or rescue inside it.
+func stepsSchema(extraAttrs ...string) *hcl.BodySchema {
+	s := &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "tags"}},
+		Blocks: []hcl.BlockHeaderSchema{
+			{Type: blockTask, LabelNames: []string{"kind", "name"}},
+			{Type: blockBlock, LabelNames: []string{"name"}},
+			{Type: blockSerial, LabelNames: []string{"name"}},
+		},
+	}
+	for _, a := range extraAttrs {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: a})
+	}
+	return s
+}
+
+var (
+	roleSchema   = withHandlers(stepsSchema("vars"))
+	groupSchema  = withRescue(stepsSchema("for_each", "when"))
+	rescueSchema = stepsSchema()
+)
+
+func withHandlers(s *hcl.BodySchema) *hcl.BodySchema {
+	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: blockHandler, LabelNames: []string{"kind", "name"}})
+	return s
+}
+
+func withRescue(s *hcl.BodySchema) *hcl.BodySchema {
+	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: blockRescue})
+	return s
+}
+
+// commonTaskSchema lists the attributes every task has; the rest of a task
+// body belongs to its kind.
+var commonTaskSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "tags"}, {Name: "when"}, {Name: "register"}, {Name: "notify"},
+		{Name: "ignore_errors"}, {Name: "retries"}, {Name: "delay"}, {Name: "timeout"},
+	},
+}
+
+// Playbook is a loaded, validated playbook: its static structure, with the
+// expressions that depend on run-time values kept for the executor.
+type Playbook struct {
+	File      string
+	Dir       string
+	Variables []*Variable
+	Locals    []*hcl.Attribute
+	Plays     []*Play
+	Roles     map[string]*Role
+
+	parser *hclparse.Parser
+}
+
+// Variable is a declared input.
+type Variable struct {
+	Name        string
+	Description string
+	Sensitive   bool
+	Type        typeSpec
+	Default     hcl.Expression // nil when the variable is required
+	DeclRange   hcl.Range
+}
+
+// Play runs roles in order.
+type Play struct {
+	Name      string
+	RoleNames []string
+	RoleRange []hcl.Range
+	Tags      []string
+	Vars      hcl.Expression
+	DeclRange hcl.Range
+}
+
+// Role is a named list of steps with its handlers.
+type Role struct {
+	Name      string
+	Tags      []string
+	Vars      hcl.Expression
+	Steps     []Step
+	Handlers  []*TaskDecl
+	DeclRange hcl.Range
+}
+
+// Step is a *TaskDecl or a *Group.
+type Step interface{ stepRange() hcl.Range }
+
+// Group is a `block` (optionally looped) or a `serial` (one item at a time,
+// in order); tags and when are inherited by what is inside. A rescue list
+// runs when a step inside fails, as Ansible's block/rescue.
+type Group struct {
+	Kind      string // blockBlock or blockSerial
+	Name      string
+	Tags      []string
+	ForEach   hcl.Expression
+	When      hcl.Expression
+	Steps     []Step
+	Rescue    []Step
+	DeclRange hcl.Range
+}
+
+// TaskDecl is one task block: the common attributes decoded here, the rest
+// (Body) decoded by its kind at run time, when each.* and registered results
+// are known.
+type TaskDecl struct {
+	Kind         string
+	Name         string
+	Tags         []string
+	When         hcl.Expression
+	Register     string
+	Notify       []string
+	IgnoreErrors hcl.Expression
+	Retries      hcl.Expression
+	Delay        hcl.Expression
+	Timeout      hcl.Expression
+	Body         hcl.Body
+	BaseDir      string
+	Handler      bool
+	DeclRange    hcl.Range
+}
+
+func (t *TaskDecl) stepRange() hcl.Range { return t.DeclRange }
+func (g *Group) stepRange() hcl.Range    { return g.DeclRange }
+
+// defaultTaskTimeout bounds a task that sets no timeout of its own.
+const defaultTaskTimeout = 10 * time.Minute
+
+// Load parses a playbook and the roles it uses (inline, or roles/NAME.hcl
+// beside it), checking everything that can be checked before a run.
+func Load(file string) (*Playbook, hcl.Diagnostics) {
+	pb := &Playbook{File: file, Dir: filepath.Dir(file), Roles: map[string]*Role{}, parser: hclparse.NewParser()}
+	f, diags := pb.parse(file)
+	if diags.HasErrors() {
+		return pb, diags
+	}
+	content, d := f.Body.Content(fileSchema)
+	diags = append(diags, d...)
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case blockVariable:
+			v, d := decodeVariable(b)
+			diags = append(diags, d...)
+			if v != nil {
+				if prev := pb.variable(v.Name); prev != nil {
+					diags = append(diags, duplicate("variable", v.Name, prev.DeclRange, b.DefRange))
+					continue
+				}
+				pb.Variables = append(pb.Variables, v)
+			}
+		case blockLocals:
+			attrs, d := b.Body.JustAttributes()
+			diags = append(diags, d...)
+			pb.Locals = append(pb.Locals, sortedAttrs(attrs)...)
+		case blockPlay:
+			p, d := decodePlay(b)
+			diags = append(diags, d...)
+			pb.Plays = append(pb.Plays, p)
+		case blockRole:
+			name := b.Labels[0]
+			if prev, ok := pb.Roles[name]; ok {
+				diags = append(diags, duplicate("role", name, prev.DeclRange, b.DefRange))
+				continue
+			}
+			r, d := decodeRole(name, b.Body, pb.Dir, b.DefRange)
+			diags = append(diags, d...)
+			pb.Roles[name] = r
+		}
+	}
+	if len(pb.Plays) == 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "No play",
+			Detail:   `A playbook runs its plays; add one, e.g. play "app" { roles = ["provision"] }.`,
+			Subject:  &hcl.Range{Filename: file, Start: hcl.InitialPos, End: hcl.InitialPos},
+		})
+	}
+	diags = append(diags, pb.loadRoleFiles()...)
+	if !diags.HasErrors() {
+		diags = append(diags, pb.validate()...)
+	}
+	return pb, diags
+}
+
+// Files returns the parsed sources, for printing diagnostics with snippets.
+func (pb *Playbook) Files() map[string]*hcl.File { return pb.parser.Files() }
+
+func (pb *Playbook) parse(file string) (*hcl.File, hcl.Diagnostics) {
+	if _, err := os.Stat(file); err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read playbook", Detail: err.Error()}}
+	}
+	if filepath.Ext(file) == ".json" {
+		return pb.parser.ParseJSONFile(file)
+	}
+	return pb.parser.ParseHCLFile(file)
+}
+
+func (pb *Playbook) variable(name string) *Variable {
+	for _, v := range pb.Variables {
+		if v.Name == name {
+			return v
+		}
+	}
+	return nil
+}
+
+// loadRoleFiles loads, for every role a play names that the playbook does not
+// define, the file roles/NAME.hcl beside the playbook. Its body is a role body.
+func (pb *Playbook) loadRoleFiles() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, p := range pb.Plays {
+		for i, name := range p.RoleNames {
+			if _, ok := pb.Roles[name]; ok {
+				continue
+			}
+			path := filepath.Join(pb.Dir, "roles", name+".hcl")
+			if _, err := os.Stat(path); err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Unknown role " + quote(name),
+					Detail:   "No role block by that name in the playbook and no file " + path + "." + didYouMean(name, pb.roleNames()),
+					Subject:  p.RoleRange[i].Ptr(),
+				})
+				continue
+			}
+			f, d := pb.parser.ParseHCLFile(path)
+			diags = append(diags, d...)
+			if d.HasErrors() {
+				continue
+			}
+			r, d := decodeRole(name, f.Body, filepath.Dir(path), hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos})
+			diags = append(diags, d...)
+			pb.Roles[name] = r
+		}
+	}
+	return diags
+}
+
+func (pb *Playbook) roleNames() []string {
+	var names []string
+	for n := range pb.Roles {
+		names = append(names, n)
+	}
+	if entries, err := os.ReadDir(filepath.Join(pb.Dir, "roles")); err == nil {
+		for _, e := range entries {
+			if filepath.Ext(e.Name()) == ".hcl" {
+				names = append(names, e.Name()[:len(e.Name())-4])
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
+	content, diags := b.Body.Content(variableSchema)
+	v := &Variable{Name: b.Labels[0], DeclRange: b.DefRange, Type: anyType}
+	if a, ok := content.Attributes["type"]; ok {
+		t, d := parseType(a.Expr)
+		diags = append(diags, d...)
+		v.Type = t
+	}
+	if a, ok := content.Attributes["default"]; ok {
+		v.Default = a.Expr
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		diags = append(diags, decodeStatic(a.Expr, &v.Description)...)
+	}
+	if a, ok := content.Attributes["sensitive"]; ok {
+		diags = append(diags, decodeStatic(a.Expr, &v.Sensitive)...)
+	}
+	return v, diags
+}
+
+func decodePlay(b *hcl.Block) (*Play, hcl.Diagnostics) {
+	content, diags := b.Body.Content(playSchema)
+	p := &Play{Name: b.Labels[0], DeclRange: b.DefRange}
+	if a, ok := content.Attributes["roles"]; ok {
+		names, ranges, d := staticStrings(a.Expr)
+		diags = append(diags, d...)
+		p.RoleNames, p.RoleRange = names, ranges
+	}
+	if a, ok := content.Attributes["tags"]; ok {
+		p.Tags, _, _ = staticStrings(a.Expr)
+		diags = append(diags, checkStaticStrings(a.Expr)...)
+	}
+	if a, ok := content.Attributes["vars"]; ok {
+		p.Vars = a.Expr
+	}
+	if a, ok := content.Attributes["hosts"]; ok {
+		var hosts string
+		d := decodeStatic(a.Expr, &hosts)
+		diags = append(diags, d...)
+		if !d.HasErrors() && hosts != "localhost" {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unsupported hosts",
+				Detail:   "zdplay drives the local Docker engine only: set hosts = \"localhost\" or leave it out.",
+				Subject:  a.Expr.Range().Ptr(),
+			})
+		}
+	}
+	return p, diags
+}
+
+func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range) (*Role, hcl.Diagnostics) {
+	content, diags := body.Content(roleSchema)
+	r := &Role{Name: name, DeclRange: declRange}
+	if a, ok := content.Attributes["tags"]; ok {
+		r.Tags, _, _ = staticStrings(a.Expr)
+		diags = append(diags, checkStaticStrings(a.Expr)...)
+	}
+	if a, ok := content.Attributes["vars"]; ok {
+		r.Vars = a.Expr
+	}
+	for _, b := range content.Blocks {
+		if b.Type == blockHandler {
+			h, d := decodeTask(b, baseDir)
+			diags = append(diags, d...)
+			if h != nil {
+				h.Handler = true
+				r.Handlers = append(r.Handlers, h)
+			}
+		}
+	}
+	steps, d := decodeSteps(content.Blocks, baseDir)
+	r.Steps = steps
+	return r, append(diags, d...)
+}
+
+func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {
+	var steps []Step
+	var diags hcl.Diagnostics
+	for _, b := range blocks {
+		switch b.Type {
+		case blockTask:
+			t, d := decodeTask(b, baseDir)
+			diags = append(diags, d...)
+			if t != nil {
+				steps = append(steps, t)
+			}
+		case blockBlock, blockSerial:
+			g, d := decodeGroup(b, baseDir)
+			diags = append(diags, d...)
+			steps = append(steps, g)
+		}
+	}
+	return steps, diags
+}
+
+func decodeGroup(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
+	content, diags := b.Body.Content(groupSchema)
+	g := &Group{Kind: b.Type, Name: b.Labels[0], DeclRange: b.DefRange}
+	if a, ok := content.Attributes["tags"]; ok {
+		g.Tags, _, _ = staticStrings(a.Expr)
+		diags = append(diags, checkStaticStrings(a.Expr)...)
+	}
+	if a, ok := content.Attributes["for_each"]; ok {
+		g.ForEach = a.Expr
+	}
+	if a, ok := content.Attributes["when"]; ok {
+		g.When = a.Expr
+	}
+	if g.Kind == blockSerial && g.ForEach == nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing for_each",
+			Detail:   "A serial block runs its body once per item, one item at a time: give it for_each = [...].",
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	steps, d := decodeSteps(content.Blocks, baseDir)
+	diags = append(diags, d...)
+	g.Steps = steps
+	for _, rb := range content.Blocks.OfType(blockRescue) {
+		rc, d := rb.Body.Content(rescueSchema)
+		diags = append(diags, d...)
+		steps, d := decodeSteps(rc.Blocks, baseDir)
+		diags = append(diags, d...)
+		g.Rescue = append(g.Rescue, steps...)
+	}
+	return g, diags
+}
+
+func decodeTask(b *hcl.Block, baseDir string) (*TaskDecl, hcl.Diagnostics) {
+	content, rest, diags := b.Body.PartialContent(commonTaskSchema)
+	t := &TaskDecl{Kind: b.Labels[0], Name: b.Labels[1], Body: rest, BaseDir: baseDir, DeclRange: b.DefRange}
+	for name, a := range content.Attributes {
+		switch name {
+		case "tags":
+			t.Tags, _, _ = staticStrings(a.Expr)
+			diags = append(diags, checkStaticStrings(a.Expr)...)
+		case "notify":
+			t.Notify, _, _ = staticStrings(a.Expr)
+			diags = append(diags, checkStaticStrings(a.Expr)...)
+		case "register":
+			diags = append(diags, decodeStatic(a.Expr, &t.Register)...)
+			if reservedRoots[t.Register] {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Reserved register name",
+					Detail:   quote(t.Register) + " is a built-in name in expressions; choose another.",
+					Subject:  a.Expr.Range().Ptr(),
+				})
+			}
+		case "when":
+			t.When = a.Expr
+		case "ignore_errors":
+			t.IgnoreErrors = a.Expr
+		case "retries":
+			t.Retries = a.Expr
+		case "delay":
+			t.Delay = a.Expr
+		case "timeout":
+			t.Timeout = a.Expr
+		}
+	}
+	return t, diags
+}
+
+func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+	list := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		list = append(list, a)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Range.Start.Byte < list[j].Range.Start.Byte })
+	return list
+}
+
+func duplicate(what, name string, first, again hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Duplicate " + what + " " + quote(name),
+		Detail:   "The " + what + " was first declared at " + first.String() + "; rename or remove one.",
+		Subject:  again.Ptr(),
+	}
+}
+
+func quote(s string) string { return `"` + s + `"` }

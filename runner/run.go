@@ -1,0 +1,591 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/gocty"
+	"github.com/zdplay/zdplay/tasks"
+)
+
+// Options are the choices of one run.
+type Options struct {
+	ExtraVars []string // -e values, in order: NAME=VALUE or @FILE
+	Selection Selection
+	Check     bool // report what would change, change nothing
+	Diff      bool // print the diffs of what changes
+	Printer   Printer
+	// Stop, when closed, makes the run stop before its next task (first
+	// Ctrl-C); cancelling the run's context aborts the task in flight.
+	Stop <-chan struct{}
+}
+
+// ErrInterrupted is returned when Options.Stop ended the run between tasks.
+var ErrInterrupted = errors.New("interrupted")
+
+// TaskFailedError is returned when a task failed and stopped the run.
+type TaskFailedError struct{ Result *TaskResult }
+
+func (e *TaskFailedError) Error() string {
+	return fmt.Sprintf("task %s failed: %s", e.Result.Title(), e.Result.Error)
+}
+
+// Run resolves the variables and executes the selected tasks of pb. Invalid
+// input (variables, tags, task bodies) comes back as hcl.Diagnostics before
+// any task has run.
+func Run(ctx context.Context, pb *Playbook, opts Options) (*Recap, hcl.Diagnostics, error) {
+	ex, diags := prepare(pb, opts)
+	if diags.HasErrors() {
+		return nil, diags, nil
+	}
+	defer ex.shared.Close()
+	err := ex.run(ctx)
+	ex.recap.Elapsed = time.Since(ex.recap.started)
+	ex.printer.Recap(ex.recap)
+	return ex.recap, nil, err
+}
+
+type executor struct {
+	pb         *Playbook
+	opts       Options
+	printer    Printer
+	vars       map[string]cty.Value
+	locals     map[string]cty.Value
+	registered map[string]cty.Value
+	shared     *tasks.Shared
+	recap      *Recap
+}
+
+// frame is what a step sees: its inherited tags and, inside a loop, each.
+type frame struct {
+	play, role string
+	tags       []string
+	locals     map[string]cty.Value
+	each       cty.Value // cty.NilVal outside a loop
+	notified   map[string]bool
+	handlers   []*TaskDecl
+}
+
+func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
+	if opts.Printer == nil {
+		opts.Printer = discardPrinter{}
+	}
+	opts.Selection.Tags = splitTags(opts.Selection.Tags)
+	opts.Selection.SkipTags = splitTags(opts.Selection.SkipTags)
+	diags := pb.checkSelection(opts.Selection)
+	vars, d := pb.resolveVariables(opts.ExtraVars)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	locals, d := pb.evalLocals(vars)
+	if d.HasErrors() {
+		return nil, d
+	}
+	ex := &executor{
+		pb: pb, opts: opts, printer: opts.Printer,
+		vars: vars, locals: locals, registered: map[string]cty.Value{},
+		shared: &tasks.Shared{}, recap: &Recap{started: time.Now(), Check: opts.Check},
+	}
+	return ex, ex.preflight()
+}
+
+// preflight decodes every task whose attributes are known before the run
+// (they use only variables and locals) and lets kinds that can validate
+// themselves do so, so a broken template fails before anything changes.
+func (ex *executor) preflight() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	ctx := ex.evalContext(frame{locals: ex.locals})
+	check := func(t *TaskDecl) {
+		if t.Kind == flushHandlers || !staticBody(t.Body) {
+			return
+		}
+		task, d := decodeTaskBody(t, ctx)
+		diags = append(diags, d...)
+		if v, ok := task.(tasks.Validator); ok && !d.HasErrors() {
+			if err := v.Validate(ex.env(t, frame{locals: ex.locals})); err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  fmt.Sprintf("Invalid task %s %q", t.Kind, t.Name),
+					Detail:   err.Error(),
+					Subject:  t.DeclRange.Ptr(),
+				})
+			}
+		}
+	}
+	for _, name := range sortedKeys(ex.pb.Roles) {
+		r := ex.pb.Roles[name]
+		if r.Vars != nil {
+			continue // role vars are known only when the role starts
+		}
+		walkTasks(r.Steps, check)
+		for _, h := range r.Handlers {
+			check(h)
+		}
+	}
+	return diags
+}
+
+// staticBody reports whether a task body refers only to var.* and local.*.
+func staticBody(body hcl.Body) bool {
+	attrs, diags := body.JustAttributes()
+	if diags.HasErrors() {
+		return false
+	}
+	for _, a := range attrs {
+		for _, tr := range a.Expr.Variables() {
+			if r := tr.RootName(); r != "var" && r != "local" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func decodeTaskBody(t *TaskDecl, ctx *hcl.EvalContext) (tasks.Task, hcl.Diagnostics) {
+	kind, ok := tasks.Lookup(t.Kind)
+	if !ok {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown task kind " + quote(t.Kind), Subject: t.DeclRange.Ptr()}}
+	}
+	task := kind.New()
+	return task, gohcl.DecodeBody(t.Body, ctx, task)
+}
+
+func (ex *executor) run(ctx context.Context) error {
+	for _, p := range ex.pb.Plays {
+		ex.printer.Play(p.Name)
+		playLocals := ex.locals
+		if p.Vars != nil {
+			var err error
+			if playLocals, err = ex.withVars(playLocals, p.Vars, frame{locals: playLocals}); err != nil {
+				return err
+			}
+		}
+		for _, name := range p.RoleNames {
+			if err := ex.runRole(ctx, p, ex.pb.Roles[name], playLocals); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (ex *executor) runRole(ctx context.Context, p *Play, r *Role, locals map[string]cty.Value) error {
+	f := frame{play: p.Name, role: r.Name, tags: concatTags(p.Tags, r.Tags), locals: locals, notified: map[string]bool{}, handlers: r.Handlers}
+	if !ex.anySelected(r.Steps, f.tags) {
+		return nil
+	}
+	ex.printer.Role(r.Name)
+	if r.Vars != nil {
+		var err error
+		if f.locals, err = ex.withVars(locals, r.Vars, f); err != nil {
+			return err
+		}
+	}
+	err := ex.runSteps(ctx, r.Steps, f)
+	if err == nil {
+		err = ex.flush(ctx, f)
+	}
+	return err
+}
+
+// withVars evaluates a play's or role's vars on top of the locals.
+func (ex *executor) withVars(locals map[string]cty.Value, expr hcl.Expression, f frame) (map[string]cty.Value, error) {
+	v, diags := expr.Value(ex.evalContext(f))
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
+		return nil, diagError(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid vars", Detail: "vars must be an object, e.g. vars = { name = \"value\" }.", Subject: expr.Range().Ptr()}})
+	}
+	out := maps.Clone(locals)
+	for it := v.ElementIterator(); it.Next(); {
+		k, val := it.Element()
+		out[k.AsString()] = val
+	}
+	return out, nil
+}
+
+func (ex *executor) runSteps(ctx context.Context, steps []Step, f frame) error {
+	for _, s := range steps {
+		var err error
+		switch s := s.(type) {
+		case *TaskDecl:
+			err = ex.runTask(ctx, s, f)
+		case *Group:
+			err = ex.runGroup(ctx, s, f)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ex *executor) runGroup(ctx context.Context, g *Group, f frame) error {
+	f.tags = concatTags(f.tags, g.Tags)
+	if !ex.anySelected(g.Steps, f.tags) {
+		return nil
+	}
+	items := []cty.Value{cty.NilVal}
+	if g.ForEach != nil {
+		var err error
+		if items, err = ex.loopItems(g.ForEach, f); err != nil {
+			return err
+		}
+	}
+	for _, each := range items {
+		inner := f
+		if each != cty.NilVal {
+			inner.each = each
+		}
+		if g.When != nil {
+			ok, diags := truthy(g.When, ex.evalContext(inner), "when")
+			if diags.HasErrors() {
+				return diagError(diags)
+			}
+			if !ok {
+				ex.skipAll(g.Steps, inner)
+				continue
+			}
+		}
+		err := ex.runSteps(ctx, g.Steps, inner)
+		var failed *TaskFailedError
+		if err != nil && len(g.Rescue) > 0 && errors.As(err, &failed) {
+			ex.printer.Note(fmt.Sprintf("%s %q failed: running its rescue", g.Kind, g.Name))
+			if rerr := ex.runSteps(ctx, g.Rescue, inner); rerr != nil {
+				return rerr
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loopItems turns a for_each value into each objects {key, value}.
+func (ex *executor) loopItems(expr hcl.Expression, f frame) ([]cty.Value, error) {
+	v, diags := expr.Value(ex.evalContext(f))
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	if v.IsNull() || !v.CanIterateElements() {
+		return nil, diagError(hcl.Diagnostics{{
+			Severity: hcl.DiagError, Summary: "Invalid for_each",
+			Detail:  "for_each must be a list, set or map; this is " + v.Type().FriendlyName() + ".",
+			Subject: expr.Range().Ptr(),
+		}})
+	}
+	var items []cty.Value
+	for it := v.ElementIterator(); it.Next(); {
+		k, val := it.Element()
+		if v.Type().IsSetType() {
+			k = val
+		}
+		items = append(items, cty.ObjectVal(map[string]cty.Value{"key": k, "value": val}))
+	}
+	return items, nil
+}
+
+// anySelected reports whether the tag selection runs any task in steps.
+func (ex *executor) anySelected(steps []Step, inherited []string) bool {
+	for _, s := range steps {
+		switch s := s.(type) {
+		case *TaskDecl:
+			if ex.opts.Selection.selects(concatTags(inherited, s.Tags)) {
+				return true
+			}
+		case *Group:
+			if ex.anySelected(s.Steps, concatTags(inherited, s.Tags)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// skipAll records every selected task in steps as skipped by a group's when.
+func (ex *executor) skipAll(steps []Step, f frame) {
+	for _, s := range steps {
+		switch s := s.(type) {
+		case *TaskDecl:
+			if ex.opts.Selection.selects(concatTags(f.tags, s.Tags)) {
+				r := ex.newResult(s, f)
+				r.Status = StatusSkipped
+				ex.finish(s, r, f)
+			}
+		case *Group:
+			inner := f
+			inner.tags = concatTags(f.tags, s.Tags)
+			ex.skipAll(s.Steps, inner)
+		}
+	}
+}
+
+func (ex *executor) stopped() bool {
+	select {
+	case <-ex.opts.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (ex *executor) runTask(ctx context.Context, t *TaskDecl, f frame) error {
+	if !t.Handler && !ex.opts.Selection.selects(concatTags(f.tags, t.Tags)) {
+		return nil
+	}
+	if ex.stopped() || ctx.Err() != nil {
+		ex.recap.StoppedBefore = ex.newResult(t, f).Title()
+		return ErrInterrupted
+	}
+	if t.Kind == flushHandlers {
+		return ex.flush(ctx, f)
+	}
+	r := ex.newResult(t, f)
+	evalCtx := ex.evalContext(f)
+	if t.When != nil {
+		ok, diags := truthy(t.When, evalCtx, "when")
+		if diags.HasErrors() {
+			return ex.fail(t, r, f, diagError(diags), false)
+		}
+		if !ok {
+			r.Status = StatusSkipped
+			ex.finish(t, r, f)
+			return nil
+		}
+	}
+	ignore, err := ex.boolAttr(t.IgnoreErrors, evalCtx, false)
+	if err != nil {
+		return ex.fail(t, r, f, err, false)
+	}
+	retries, delay, timeout, err := ex.retryAttrs(t, evalCtx)
+	if err != nil {
+		return ex.fail(t, r, f, err, ignore)
+	}
+	task, diags := decodeTaskBody(t, evalCtx)
+	if diags.HasErrors() {
+		return ex.fail(t, r, f, diagError(diags), ignore)
+	}
+	ex.printer.TaskStart(r)
+	env := ex.env(t, f)
+	start := time.Now()
+	var res tasks.Result
+	for attempt := 0; ; attempt++ {
+		res, err = ex.attempt(ctx, task, env, timeout)
+		if err == nil || attempt >= retries || ctx.Err() != nil {
+			break
+		}
+		ex.printer.Note(fmt.Sprintf("%s: attempt %d of %d failed (%v); retrying in %s", r.Title(), attempt+1, retries+1, err, delay))
+		if sleepCtx(ctx, delay) != nil {
+			break
+		}
+	}
+	r.Duration = time.Since(start)
+	r.fill(res)
+	if err != nil {
+		return ex.fail(t, r, f, err, ignore)
+	}
+	r.Status = StatusOK
+	if res.Changed {
+		r.Status = StatusChanged
+		for _, h := range t.Notify {
+			f.notified[h] = true
+		}
+	}
+	ex.finish(t, r, f)
+	return nil
+}
+
+func (ex *executor) attempt(ctx context.Context, task tasks.Task, env *tasks.Env, timeout time.Duration) (tasks.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if ex.opts.Check {
+		return task.Check(ctx, env)
+	}
+	res, err := task.Apply(ctx, env)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("timed out after %s: %w", timeout, err)
+	}
+	return res, err
+}
+
+// flush runs the notified handlers of the role, in the order declared.
+func (ex *executor) flush(ctx context.Context, f frame) error {
+	for _, h := range f.handlers {
+		if !f.notified[h.Name] {
+			continue
+		}
+		delete(f.notified, h.Name)
+		if err := ex.runTask(ctx, h, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ex *executor) fail(t *TaskDecl, r *TaskResult, f frame, err error, ignore bool) error {
+	r.Status = StatusFailed
+	r.Error = err.Error()
+	if ignore {
+		r.Status = StatusIgnored
+	}
+	ex.finish(t, r, f)
+	if ignore {
+		return nil
+	}
+	return &TaskFailedError{Result: r}
+}
+
+// finish records a result, registers it and prints it.
+func (ex *executor) finish(t *TaskDecl, r *TaskResult, f frame) {
+	ex.recap.add(r)
+	if t.Register != "" {
+		ex.registered[t.Register] = r.registerValue()
+	}
+	ex.printer.TaskDone(r, ex.opts.Diff)
+}
+
+func (ex *executor) newResult(t *TaskDecl, f frame) *TaskResult {
+	r := &TaskResult{Play: f.play, Role: f.role, Kind: t.Kind, Name: t.Name, Handler: t.Handler, Pos: t.DeclRange.String()}
+	if f.each != cty.NilVal {
+		r.Item = itemLabel(f.each)
+	}
+	return r
+}
+
+func itemLabel(each cty.Value) string {
+	v := each.GetAttr("value")
+	if v.Type() == cty.String {
+		return v.AsString()
+	}
+	k := each.GetAttr("key")
+	if k.Type() == cty.String {
+		return k.AsString()
+	}
+	return describe(v)
+}
+
+func (ex *executor) env(t *TaskDecl, f frame) *tasks.Env {
+	data := make(map[string]any, len(ex.vars)+len(f.locals))
+	for k, v := range ex.vars {
+		data[k] = tasks.GoValue(v)
+	}
+	for k, v := range f.locals {
+		data[k] = tasks.GoValue(v)
+	}
+	return &tasks.Env{
+		BaseDir:  t.BaseDir,
+		Vars:     data,
+		Progress: func(format string, args ...any) { ex.printer.Progress(fmt.Sprintf(format, args...)) },
+		Shared:   ex.shared,
+	}
+}
+
+func (ex *executor) evalContext(f frame) *hcl.EvalContext {
+	vars := make(map[string]cty.Value, len(ex.registered)+3)
+	for k, v := range ex.registered {
+		vars[k] = v
+	}
+	vars["var"] = objectOf(ex.vars)
+	vars["local"] = objectOf(f.locals)
+	if f.each != cty.NilVal {
+		vars["each"] = f.each
+	}
+	return &hcl.EvalContext{Variables: vars, Functions: functions}
+}
+
+func (ex *executor) boolAttr(expr hcl.Expression, ctx *hcl.EvalContext, def bool) (bool, error) {
+	if expr == nil {
+		return def, nil
+	}
+	ok, diags := truthy(expr, ctx, "ignore_errors")
+	if diags.HasErrors() {
+		return false, diagError(diags)
+	}
+	return ok, nil
+}
+
+func (ex *executor) retryAttrs(t *TaskDecl, ctx *hcl.EvalContext) (retries int, delay, timeout time.Duration, err error) {
+	delay, timeout = time.Second, defaultTaskTimeout
+	if t.Retries != nil {
+		v, diags := t.Retries.Value(ctx)
+		if diags.HasErrors() {
+			return 0, 0, 0, diagError(diags)
+		}
+		if v, cerr := convert.Convert(v, cty.Number); cerr != nil || gocty.FromCtyValue(v, &retries) != nil || retries < 0 {
+			return 0, 0, 0, attrError(t.Retries, "retries must be a whole number of extra attempts, 0 or more")
+		}
+	}
+	if delay, err = durationAttr(t.Delay, ctx, delay); err != nil {
+		return
+	}
+	timeout, err = durationAttr(t.Timeout, ctx, timeout)
+	return
+}
+
+// durationAttr reads "1.5s", "100ms" or a number of seconds.
+func durationAttr(expr hcl.Expression, ctx *hcl.EvalContext, def time.Duration) (time.Duration, error) {
+	if expr == nil {
+		return def, nil
+	}
+	var s string
+	if diags := gohcl.DecodeExpression(expr, ctx, &s); diags.HasErrors() {
+		return 0, diagError(diags)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		var secs float64
+		if _, serr := fmt.Sscan(s, &secs); serr != nil {
+			return 0, attrError(expr, fmt.Sprintf("%q is not a duration such as \"500ms\" or \"60s\"", s))
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	return d, nil
+}
+
+func attrError(expr hcl.Expression, msg string) error {
+	return diagError(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value", Detail: msg + ".", Subject: expr.Range().Ptr()}})
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// DiagError carries HCL diagnostics found while running (a `when` that is not
+// a bool, a task attribute of the wrong type) with their source ranges.
+type DiagError struct{ Diags hcl.Diagnostics }
+
+func (e *DiagError) Error() string { return e.Diags.Error() }
+
+func diagError(diags hcl.Diagnostics) error { return &DiagError{Diags: diags} }
+
+// Validate checks a loaded playbook as a run would before its first task:
+// variables (with the given -e values), locals and every task whose
+// attributes are known up front. Nothing runs.
+func Validate(pb *Playbook, extraVars []string) hcl.Diagnostics {
+	_, diags := prepare(pb, Options{ExtraVars: extraVars})
+	return diags
+}
+
+// CheckSelection rejects -t / --skip-tags values that no task carries.
+func CheckSelection(pb *Playbook, sel Selection) hcl.Diagnostics {
+	sel.Tags, sel.SkipTags = splitTags(sel.Tags), splitTags(sel.SkipTags)
+	return pb.checkSelection(sel)
+}

@@ -1,0 +1,125 @@
+// Package tasks holds zdplay's task kinds, one kind per file, each registered
+// by name. The runner decodes a task block's kind-specific attributes into the
+// struct a kind's constructor returns (gohcl tags), then calls Check or Apply.
+// A task kind never imports the runner.
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/zdplay/zdplay/internal/docker"
+)
+
+// Task is one step of a playbook.
+//
+// Check reports what Apply would do without changing anything (--check).
+// Apply does it, idempotently: it reports Changed only when it really changed
+// something, so a converged second run reports changed=0.
+type Task interface {
+	Check(ctx context.Context, env *Env) (Result, error)
+	Apply(ctx context.Context, env *Env) (Result, error)
+}
+
+// Result is what a task reports; registered results expose it to `when`.
+type Result struct {
+	Changed bool
+	Msg     string // one short line for the recap ("app_1 recreated")
+	Diff    string // unified diff of what changed (printed with --diff)
+	RC      int
+	Stdout  string
+	Stderr  string
+}
+
+// Env is what the runner hands a task: where it was declared and what the
+// whole run shares.
+type Env struct {
+	// BaseDir is the directory of the file that declared the task; relative
+	// paths in the task resolve against it.
+	BaseDir string
+	// Vars are the playbook's values (variables, locals and vars), which
+	// templates see as their data.
+	Vars map[string]any
+	// Progress reports a live step ("waiting for app_1: 1.2s"); never nil.
+	Progress func(format string, args ...any)
+	Shared   *Shared
+}
+
+// Progressf calls Progress when set.
+func (e *Env) Progressf(format string, args ...any) {
+	if e.Progress != nil {
+		e.Progress(format, args...)
+	}
+}
+
+// Shared holds what the tasks of one run share, built on first use so that a
+// playbook without Docker tasks never dials the daemon.
+type Shared struct {
+	dockerOnce sync.Once
+	docker     *docker.Client
+	dockerErr  error
+}
+
+// Docker returns the run's Docker connection, connecting on first use.
+func (s *Shared) Docker(ctx context.Context) (*docker.Client, error) {
+	s.dockerOnce.Do(func() { s.docker, s.dockerErr = docker.Connect(ctx) })
+	return s.docker, s.dockerErr
+}
+
+// Close releases what the run opened.
+func (s *Shared) Close() error {
+	if s.docker != nil {
+		return s.docker.Close()
+	}
+	return nil
+}
+
+// Kind describes a registered task kind.
+type Kind struct {
+	Name string
+	// New returns a pointer to a zero task whose fields carry gohcl tags.
+	New func() Task
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Kind{}
+)
+
+// Register makes a kind available to playbooks; kinds call it from init.
+func Register(name string, newTask func() Task) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic(fmt.Sprintf("tasks: kind %q registered twice", name))
+	}
+	registry[name] = Kind{Name: name, New: newTask}
+}
+
+// Lookup returns the kind registered under name.
+func Lookup(name string) (Kind, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	k, ok := registry[name]
+	return k, ok
+}
+
+// Names lists the registered kinds, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Validator is implemented by kinds that can check their input before the run
+// starts (a template's syntax), so bad input fails before anything changes.
+type Validator interface {
+	Validate(env *Env) error
+}
