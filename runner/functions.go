@@ -1,6 +1,9 @@
 package runner
 
 import (
+	"os"
+	"path/filepath"
+
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
@@ -10,59 +13,92 @@ import (
 // functions are the functions playbook expressions may call: HCL's standard
 // library under the names Terraform and Packer users already know.
 var functions = map[string]function.Function{
-	"abs":             stdlib.AbsoluteFunc,
-	"can":             tryfunc.CanFunc,
-	"ceil":            stdlib.CeilFunc,
-	"chomp":           stdlib.ChompFunc,
-	"chunklist":       stdlib.ChunklistFunc,
-	"coalesce":        stdlib.CoalesceFunc,
-	"coalescelist":    stdlib.CoalesceListFunc,
-	"compact":         stdlib.CompactFunc,
-	"concat":          stdlib.ConcatFunc,
-	"contains":        stdlib.ContainsFunc,
-	"distinct":        stdlib.DistinctFunc,
-	"element":         stdlib.ElementFunc,
-	"flatten":         stdlib.FlattenFunc,
-	"floor":           stdlib.FloorFunc,
-	"format":          stdlib.FormatFunc,
-	"formatlist":      stdlib.FormatListFunc,
-	"indent":          stdlib.IndentFunc,
-	"index":           stdlib.IndexFunc,
-	"join":            stdlib.JoinFunc,
-	"jsondecode":      stdlib.JSONDecodeFunc,
-	"jsonencode":      stdlib.JSONEncodeFunc,
-	"keys":            stdlib.KeysFunc,
-	"length":          stdlib.LengthFunc,
-	"lookup":          stdlib.LookupFunc,
-	"lower":           stdlib.LowerFunc,
-	"max":             stdlib.MaxFunc,
-	"merge":           stdlib.MergeFunc,
-	"min":             stdlib.MinFunc,
-	"parseint":        stdlib.ParseIntFunc,
-	"range":           stdlib.RangeFunc,
-	"regex":           stdlib.RegexFunc,
-	"regexall":        stdlib.RegexAllFunc,
-	"regex_replace":   stdlib.RegexReplaceFunc,
-	"replace":         stdlib.ReplaceFunc,
-	"reverse":         stdlib.ReverseListFunc,
-	"setunion":        stdlib.SetUnionFunc,
-	"slice":           stdlib.SliceFunc,
-	"sort":            stdlib.SortFunc,
-	"split":           stdlib.SplitFunc,
-	"strlen":          stdlib.StrlenFunc,
-	"substr":          stdlib.SubstrFunc,
-	"title":           stdlib.TitleFunc,
-	"tolist":          stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
-	"tomap":           stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
-	"tonumber":        stdlib.MakeToFunc(cty.Number),
-	"toset":           stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
-	"tostring":        stdlib.MakeToFunc(cty.String),
-	"trim":            stdlib.TrimFunc,
-	"trimprefix":      stdlib.TrimPrefixFunc,
-	"trimspace":       stdlib.TrimSpaceFunc,
-	"trimsuffix":      stdlib.TrimSuffixFunc,
-	"try":             tryfunc.TryFunc,
-	"upper":           stdlib.UpperFunc,
-	"values":          stdlib.ValuesFunc,
-	"zipmap":          stdlib.ZipmapFunc,
+	"abs":           stdlib.AbsoluteFunc,
+	"abspath":       absPathFunc,
+	"can":           tryfunc.CanFunc,
+	"ceil":          stdlib.CeilFunc,
+	"chomp":         stdlib.ChompFunc,
+	"chunklist":     stdlib.ChunklistFunc,
+	"coalesce":      stdlib.CoalesceFunc,
+	"coalescelist":  stdlib.CoalesceListFunc,
+	"compact":       stdlib.CompactFunc,
+	"concat":        stdlib.ConcatFunc,
+	"contains":      stdlib.ContainsFunc,
+	"distinct":      stdlib.DistinctFunc,
+	"file":          fileFunc,
+	"fileexists":    fileExistsFunc,
+	"element":       stdlib.ElementFunc,
+	"flatten":       stdlib.FlattenFunc,
+	"floor":         stdlib.FloorFunc,
+	"format":        stdlib.FormatFunc,
+	"formatlist":    stdlib.FormatListFunc,
+	"indent":        stdlib.IndentFunc,
+	"index":         stdlib.IndexFunc,
+	"join":          stdlib.JoinFunc,
+	"jsondecode":    stdlib.JSONDecodeFunc,
+	"jsonencode":    stdlib.JSONEncodeFunc,
+	"keys":          stdlib.KeysFunc,
+	"length":        stdlib.LengthFunc,
+	"lookup":        stdlib.LookupFunc,
+	"lower":         stdlib.LowerFunc,
+	"max":           stdlib.MaxFunc,
+	"merge":         stdlib.MergeFunc,
+	"min":           stdlib.MinFunc,
+	"parseint":      stdlib.ParseIntFunc,
+	"range":         stdlib.RangeFunc,
+	"regex":         stdlib.RegexFunc,
+	"regexall":      stdlib.RegexAllFunc,
+	"regex_replace": stdlib.RegexReplaceFunc,
+	"replace":       stdlib.ReplaceFunc,
+	"reverse":       stdlib.ReverseListFunc,
+	"setunion":      stdlib.SetUnionFunc,
+	"slice":         stdlib.SliceFunc,
+	"sort":          stdlib.SortFunc,
+	"split":         stdlib.SplitFunc,
+	"strlen":        stdlib.StrlenFunc,
+	"substr":        stdlib.SubstrFunc,
+	"title":         stdlib.TitleFunc,
+	"tolist":        stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+	"tomap":         stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+	"tonumber":      stdlib.MakeToFunc(cty.Number),
+	"toset":         stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+	"tostring":      stdlib.MakeToFunc(cty.String),
+	"trim":          stdlib.TrimFunc,
+	"trimprefix":    stdlib.TrimPrefixFunc,
+	"trimspace":     stdlib.TrimSpaceFunc,
+	"trimsuffix":    stdlib.TrimSuffixFunc,
+	"try":           tryfunc.TryFunc,
+	"upper":         stdlib.UpperFunc,
+	"values":        stdlib.ValuesFunc,
+	"zipmap":        stdlib.ZipmapFunc,
 }
+
+// absPathFunc makes a path absolute against the directory zdplay runs in.
+var absPathFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "path", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		p, err := filepath.Abs(args[0].AsString())
+		return cty.StringVal(p), err
+	},
+})
+
+// fileFunc reads a file, e.g. the release a previous run recorded.
+var fileFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "path", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		b, err := os.ReadFile(args[0].AsString())
+		return cty.StringVal(string(b)), err
+	},
+})
+
+// fileExistsFunc reports whether a regular file exists.
+var fileExistsFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "path", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.Bool),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		info, err := os.Stat(args[0].AsString())
+		return cty.BoolVal(err == nil && info.Mode().IsRegular()), nil
+	},
+})

@@ -1,9 +1,11 @@
 package runner
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -262,12 +264,12 @@ func (pb *Playbook) loadRoleFiles() hcl.Diagnostics {
 			if _, ok := pb.Roles[name]; ok {
 				continue
 			}
-			path := filepath.Join(pb.Dir, "roles", name+".hcl")
-			if _, err := os.Stat(path); err != nil {
+			path := pb.roleFile(name)
+			if path == "" {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Unknown role " + quote(name),
-					Detail:   "No role block by that name in the playbook and no file " + path + "." + didYouMean(name, pb.roleNames()),
+					Detail:   fmt.Sprintf("No role block by that name in the playbook and no file %s.hcl in %s.%s", name, strings.Join(pb.roleDirs(), " or "), didYouMean(name, pb.roleNames())),
 					Subject:  p.RoleRange[i].Ptr(),
 				})
 				continue
@@ -285,15 +287,33 @@ func (pb *Playbook) loadRoleFiles() hcl.Diagnostics {
 	return diags
 }
 
+// roleDirs is where role files are looked for: roles/ beside the playbook,
+// then roles/ beside its directory (the layout of playbooks/ and roles/ at
+// a project's top).
+func (pb *Playbook) roleDirs() []string {
+	return []string{filepath.Join(pb.Dir, "roles"), filepath.Join(pb.Dir, "..", "roles")}
+}
+
+func (pb *Playbook) roleFile(name string) string {
+	for _, dir := range pb.roleDirs() {
+		path := filepath.Join(dir, name+".hcl")
+		if _, err := os.Stat(path); err == nil {
+			return path
+		}
+	}
+	return ""
+}
+
 func (pb *Playbook) roleNames() []string {
 	var names []string
 	for n := range pb.Roles {
 		names = append(names, n)
 	}
-	if entries, err := os.ReadDir(filepath.Join(pb.Dir, "roles")); err == nil {
+	for _, dir := range pb.roleDirs() {
+		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if filepath.Ext(e.Name()) == ".hcl" {
-				names = append(names, e.Name()[:len(e.Name())-4])
+				names = append(names, strings.TrimSuffix(e.Name(), ".hcl"))
 			}
 		}
 	}

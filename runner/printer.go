@@ -22,13 +22,13 @@ type Printer interface {
 
 type discardPrinter struct{}
 
-func (discardPrinter) Play(string)               {}
-func (discardPrinter) Role(string)               {}
-func (discardPrinter) TaskStart(*TaskResult)     {}
-func (discardPrinter) Progress(string)           {}
-func (discardPrinter) Note(string)               {}
+func (discardPrinter) Play(string)                {}
+func (discardPrinter) Role(string)                {}
+func (discardPrinter) TaskStart(*TaskResult)      {}
+func (discardPrinter) Progress(string)            {}
+func (discardPrinter) Note(string)                {}
 func (discardPrinter) TaskDone(*TaskResult, bool) {}
-func (discardPrinter) Recap(*Recap)              {}
+func (discardPrinter) Recap(*Recap)               {}
 
 // TextPrinter prints a line per task. On a terminal (Live) it also keeps a
 // progress line that each new line overwrites; Color adds ANSI colours.
@@ -169,11 +169,11 @@ type JSONPrinter struct{ W io.Writer }
 
 var _ Printer = JSONPrinter{}
 
-func (JSONPrinter) Play(string)               {}
-func (JSONPrinter) Role(string)               {}
-func (JSONPrinter) TaskStart(*TaskResult)     {}
-func (JSONPrinter) Progress(string)           {}
-func (JSONPrinter) Note(string)               {}
+func (JSONPrinter) Play(string)                {}
+func (JSONPrinter) Role(string)                {}
+func (JSONPrinter) TaskStart(*TaskResult)      {}
+func (JSONPrinter) Progress(string)            {}
+func (JSONPrinter) Note(string)                {}
 func (JSONPrinter) TaskDone(*TaskResult, bool) {}
 
 func (p JSONPrinter) Recap(r *Recap) {

@@ -260,10 +260,9 @@ func (ex *executor) runGroup(ctx context.Context, g *Group, f frame) error {
 		var failed *TaskFailedError
 		if err != nil && len(g.Rescue) > 0 && errors.As(err, &failed) {
 			ex.printer.Note(fmt.Sprintf("%s %q failed: running its rescue", g.Kind, g.Name))
-			if rerr := ex.runSteps(ctx, g.Rescue, inner); rerr != nil {
-				return rerr
-			}
-			return err
+			// A rescued group, as in Ansible, is not a failure; its loop stops
+			// at the failed item and the run goes on after the group.
+			return ex.runSteps(ctx, g.Rescue, inner)
 		}
 		if err != nil {
 			return err

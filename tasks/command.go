@@ -20,7 +20,7 @@ import (
 //
 //	task "command" "build images" {
 //	  argv    = ["make", "images"]
-//	  chdir   = ".."
+//	  chdir   = "deploy"
 //	  env     = { DOCKER_BUILDKIT = "0" }
 //	  creates = "${var.dir}/.built"
 //	}
@@ -40,12 +40,12 @@ func init() { Register("command", func() Task { return &Command{} }) }
 // skip says why the command need not run, or "".
 func (t *Command) skip(env *Env) string {
 	if t.Creates != "" {
-		if _, err := os.Stat(resolve(env.BaseDir, t.Creates)); err == nil {
+		if _, err := os.Stat(t.Creates); err == nil {
 			return t.Creates + " exists"
 		}
 	}
 	if t.Removes != "" {
-		if _, err := os.Stat(resolve(env.BaseDir, t.Removes)); err != nil {
+		if _, err := os.Stat(t.Removes); err != nil {
 			return t.Removes + " does not exist"
 		}
 	}
@@ -69,10 +69,7 @@ func (t *Command) Apply(ctx context.Context, env *Env) (Result, error) {
 		return r, err
 	}
 	cmd := exec.CommandContext(ctx, t.Argv[0], t.Argv[1:]...)
-	cmd.Dir = env.BaseDir
-	if t.Chdir != "" {
-		cmd.Dir = resolve(env.BaseDir, t.Chdir)
-	}
+	cmd.Dir = t.Chdir // relative to the working directory, like every path but a template's src
 	if len(t.Env) > 0 {
 		cmd.Env = os.Environ()
 		for k, v := range t.Env {

@@ -43,7 +43,7 @@ func (t *File) Apply(ctx context.Context, env *Env) (Result, error) {
 
 // plan says what would change and returns the change to make, if any.
 func (t *File) plan(env *Env) (Result, func() error, error) {
-	path := resolve(env.BaseDir, t.Path)
+	path := t.Path
 	info, statErr := os.Lstat(path)
 	exists := statErr == nil
 	if statErr != nil && !os.IsNotExist(statErr) {

@@ -25,7 +25,7 @@ import (
 //
 //	task "template" "nginx conf" {
 //	  src  = "../templates/nginx.conf.tmpl"   # relative to this file
-//	  dest = "${var.dir}/nginx/default.conf"
+//	  dest = "${var.dir}/nginx/default.conf" # relative to the working directory
 //	  vars = { down = ["app_1"] }
 //	  mode = "0644"
 //	}
@@ -102,7 +102,7 @@ func (t *Template) plan(env *Env) (templateFile, error) {
 	if err := tmpl.Execute(&buf, data); err != nil {
 		return templateFile{}, fmt.Errorf("rendering: %w", err)
 	}
-	f := templateFile{dest: resolve(env.BaseDir, t.Dest), rendered: buf.Bytes(), mode: 0o644}
+	f := templateFile{dest: t.Dest, rendered: buf.Bytes(), mode: 0o644}
 	old, statErr := os.Stat(f.dest)
 	if statErr == nil {
 		f.mode = old.Mode().Perm()
@@ -155,7 +155,9 @@ func writeAtomic(path string, data []byte, mode fs.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// resolve makes path absolute against base unless it already is.
+// resolve makes a source path absolute against base (the directory of the
+// file that declares the task) unless it already is. Only sources resolve
+// this way: destinations are relative to where zdplay runs, as in Ansible.
 func resolve(base, path string) string {
 	if path == "" || filepath.IsAbs(path) {
 		return path

@@ -191,7 +191,13 @@ func printDiags(w io.Writer, pb *runner.Playbook, diags hcl.Diagnostics) {
 		files = pb.Files()
 	}
 	wr := hcl.NewDiagnosticTextWriter(w, files, 100, colorOn(w))
-	_ = wr.WriteDiagnostics(diags)
+	for _, d := range diags {
+		// file:line:col first, for editors and for people grepping logs.
+		if d.Subject != nil {
+			fmt.Fprintf(w, "%s:%d:%d: %s\n", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, d.Summary)
+		}
+		_ = wr.WriteDiagnostic(d)
+	}
 }
 
 func newPrinter(w io.Writer, output string) (runner.Printer, error) {

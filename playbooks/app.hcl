@@ -1,0 +1,79 @@
+# The seed-002 deployment: one compose service per replica (app_1..app_N)
+# behind an nginx proxy on 127.0.0.1:PORT, with a redis db. Roles live in
+# ../roles, templates in ../templates.
+#
+#   zdplay run playbooks/app.hcl -t provision
+#   zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2
+#   zdplay run playbooks/app.hcl -t teardown
+
+variable "image" {
+  description = "the app's image repository (any image that serves :3000 and GET /ping)"
+  default     = "zdplay-demo/app"
+}
+variable "version" {
+  description = "the image tag to run"
+  default     = "0.0.1"
+}
+variable "replicas" {
+  description = "how many app replicas (compose services app_1..app_N)"
+  type        = number
+  default     = 2
+}
+variable "port" {
+  description = "the proxy's port on 127.0.0.1"
+  type        = number
+  default     = 8000
+}
+variable "project" {
+  description = "the compose project name"
+  default     = "zdplay-demo"
+}
+variable "dir" {
+  description = "where the rendered compose file and nginx conf go"
+  default     = ".zdplay/zdplay-demo"
+}
+variable "proxy_image" {
+  description = "nginx image (make images builds it from Debian's package)"
+  default     = "zdplay-demo/nginx:local"
+}
+variable "db_image" {
+  description = "redis image (make images builds it from Debian's package)"
+  default     = "zdplay-demo/redis:local"
+}
+variable "app_memory" {
+  description = "memory limit of each app replica"
+  default     = "128m"
+}
+variable "app_cpus" {
+  description = "CPU limit of each app replica"
+  type        = number
+  default     = 1
+}
+variable "db_memory" {
+  description = "memory limit of the db"
+  default     = "256m"
+}
+variable "proxy_next_upstream" {
+  description = "let nginx retry a failed request on the next replica (the drain alone must keep upgrades clean)"
+  type        = bool
+  default     = true
+}
+variable "health_timeout" {
+  description = "how long a new replica may take to turn healthy before the upgrade rolls back"
+  default     = "60s"
+}
+
+locals {
+  dir      = abspath(var.dir)
+  compose  = "${local.dir}/docker-compose.yml"
+  conf     = "${local.dir}/nginx/default.conf"
+  release  = "${local.dir}/last-good-release"
+  services = [for i in range(var.replicas) : "app_${i + 1}"]
+  # The release every replica ran after the last successful run: what a
+  # failed upgrade rolls back to.
+  previous = fileexists(local.release) ? trimspace(file(local.release)) : var.version
+}
+
+play "app" {
+  roles = ["provision", "upgrade", "teardown"]
+}

@@ -1,0 +1,51 @@
+# provision: render the files and bring the whole stack up, then wait until
+# every replica is healthy. Converged, it changes nothing.
+tags = ["provision"]
+
+task "file" "deploy dir" {
+  path  = "${local.dir}/nginx"
+  state = "directory"
+}
+
+task "template" "compose file" {
+  src  = "../templates/docker-compose.yml.tmpl"
+  dest = local.compose
+}
+
+task "template" "nginx conf" {
+  src  = "../templates/nginx.conf.tmpl"
+  dest = local.conf
+  vars = { down = [] }
+}
+
+task "compose_check" "images and daemon" {
+  file    = local.compose
+  project = var.project
+}
+
+task "compose_up" "stack" {
+  file    = local.compose
+  project = var.project
+}
+
+serial "replica" {
+  for_each = local.services
+
+  task "wait_healthy" "healthy" {
+    file    = local.compose
+    project = var.project
+    service = each.value
+    timeout = var.health_timeout
+  }
+}
+
+task "proxy_reload" "proxy conf" {
+  file    = local.compose
+  project = var.project
+  conf    = local.conf
+}
+
+task "template" "record release" {
+  src  = "../templates/release.tmpl"
+  dest = local.release
+}

@@ -1,0 +1,36 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzLoad feeds arbitrary text to the loader: it may reject it with
+// diagnostics, never panic. The seed corpus (the shipped and test playbooks)
+// runs with every `go test`.
+func FuzzLoad(f *testing.F) {
+	for _, glob := range []string{"../playbooks/*.hcl", "../roles/*.hcl", "../testdata/playbooks/*/*.hcl", "../testdata/playbooks/*/roles/*.hcl"} {
+		files, _ := filepath.Glob(glob)
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(string(b))
+		}
+	}
+	f.Add(`play "p" { roles = ["r"] }` + "\n" + `role "r" { serial "s" { for_each = [1] } }`)
+	f.Add(`variable "x" { type = list(string), default = ["a"] }`)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, src string) {
+		path := filepath.Join(dir, "fuzz.hcl")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pb, diags := Load(path)
+		if !diags.HasErrors() {
+			_ = Validate(pb, nil)
+		}
+	})
+}
