@@ -39,12 +39,12 @@ func unifiedDiff(oldName, newName, oldText, newText string) string {
 		case i < len(a) && j < len(b) && a[i] == b[j]:
 			lines = append(lines, line{' ', a[i], i + 1, j + 1})
 			i, j = i+1, j+1
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			lines = append(lines, line{'+', b[j], i + 1, j + 1})
-			j++
-		default:
+		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
 			lines = append(lines, line{'-', a[i], i + 1, j + 1})
 			i++
+		default:
+			lines = append(lines, line{'+', b[j], i + 1, j + 1})
+			j++
 		}
 	}
 	var out strings.Builder

@@ -7,6 +7,8 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 
@@ -60,6 +62,41 @@ type Shared struct {
 	dockerOnce sync.Once
 	docker     *docker.Client
 	dockerErr  error
+
+	stagedMu sync.Mutex
+	staged   map[string][]byte
+}
+
+// Stage records, in --check mode, what a task would have written to path, so
+// that later tasks judge the state the run would have made (a compose file
+// rendered at the new release makes its replicas outdated) without anything
+// being written.
+func (s *Shared) Stage(path string, content []byte) {
+	s.stagedMu.Lock()
+	defer s.stagedMu.Unlock()
+	if s.staged == nil {
+		s.staged = map[string][]byte{}
+	}
+	s.staged[filepath.Clean(path)] = content
+}
+
+// ReadFile returns what --check mode staged for path, else the file's bytes.
+func (s *Shared) ReadFile(path string) ([]byte, error) {
+	s.stagedMu.Lock()
+	content, ok := s.staged[filepath.Clean(path)]
+	s.stagedMu.Unlock()
+	if ok {
+		return content, nil
+	}
+	return os.ReadFile(path)
+}
+
+// Staged returns what --check mode staged for path, if anything.
+func (s *Shared) Staged(path string) ([]byte, bool) {
+	s.stagedMu.Lock()
+	defer s.stagedMu.Unlock()
+	content, ok := s.staged[filepath.Clean(path)]
+	return content, ok
 }
 
 // Docker returns the run's Docker connection, connecting on first use.

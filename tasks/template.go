@@ -71,6 +71,9 @@ func (t *Template) parse(env *Env) (*template.Template, error) {
 
 func (t *Template) Check(ctx context.Context, env *Env) (Result, error) {
 	f, err := t.plan(env)
+	if err == nil && f.result.Changed && env.Shared != nil {
+		env.Shared.Stage(f.dest, f.rendered)
+	}
 	return f.result, err
 }
 
@@ -114,7 +117,7 @@ func (t *Template) plan(env *Env) (templateFile, error) {
 		}
 		f.mode = fs.FileMode(m)
 	}
-	prev, readErr := os.ReadFile(f.dest)
+	prev, readErr := readDest(env, f.dest)
 	switch {
 	case readErr != nil && !os.IsNotExist(readErr):
 		return templateFile{}, readErr
@@ -163,4 +166,13 @@ func resolve(base, path string) string {
 		return path
 	}
 	return filepath.Join(base, path)
+}
+
+// readDest reads what dest holds, or would hold after the earlier tasks of a
+// --check run.
+func readDest(env *Env, path string) ([]byte, error) {
+	if env.Shared != nil {
+		return env.Shared.ReadFile(path)
+	}
+	return os.ReadFile(path)
 }
