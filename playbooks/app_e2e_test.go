@@ -1,0 +1,402 @@
+// Package playbooks holds the shipped playbooks; this file tests app.hcl end
+// to end against the real Docker engine, real nginx and real HTTP load.
+package playbooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zdplay/zdplay/internal/docker"
+	"github.com/zdplay/zdplay/internal/probe"
+	"github.com/zdplay/zdplay/runner"
+)
+
+// skipReason is why the end-to-end tests cannot run ("" when they can).
+var skipReason string
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	c, err := docker.Connect(ctx)
+	cancel()
+	if err != nil {
+		skipReason = "no Docker engine reachable, end-to-end tests skipped: " + err.Error()
+	} else {
+		c.Close()
+		// The images are built locally (no registry): idempotent, ~1 s when
+		// up to date.
+		build := exec.Command("bash", "../testdata/images/build.sh")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building the test images failed:", err)
+			os.Exit(1)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// deploy is one project of the shipped playbook, with its own compose
+// project name, port and directory, torn down when the test ends.
+type deploy struct {
+	t       *testing.T
+	project string
+	port    int
+	dir     string
+	vars    []string
+	log     *bytes.Buffer
+}
+
+func newDeploy(t *testing.T, vars ...string) *deploy {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), ""))
+	d := &deploy{
+		t:       t,
+		project: fmt.Sprintf("zde2e-%.20s-%04x", name, rand.IntN(1<<16)),
+		port:    freePort(t),
+		dir:     t.TempDir(),
+		log:     &bytes.Buffer{},
+	}
+	d.vars = append([]string{"project=" + d.project, fmt.Sprintf("port=%d", d.port), "dir=" + d.dir}, vars...)
+	t.Cleanup(func() {
+		if _, err := d.run("teardown"); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("zdplay output:\n%s", d.log)
+		}
+	})
+	return d
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// run runs the shipped playbook with the given tags and extra -e values.
+func (d *deploy) run(tags string, vars ...string) (*runner.Recap, error) {
+	return d.runOpts(runner.Options{Selection: runner.Selection{Tags: []string{tags}}}, vars...)
+}
+
+func (d *deploy) runOpts(opts runner.Options, vars ...string) (*runner.Recap, error) {
+	pb, diags := runner.Load("app.hcl")
+	if diags.HasErrors() {
+		d.t.Fatal(diags)
+	}
+	opts.ExtraVars = append(append([]string{}, d.vars...), vars...)
+	opts.Printer = &runner.TextPrinter{W: d.log}
+	recap, diags, err := runner.Run(context.Background(), pb, opts)
+	if diags.HasErrors() {
+		d.t.Fatal(diags)
+	}
+	return recap, err
+}
+
+func (d *deploy) mustRun(tags string, vars ...string) *runner.Recap {
+	d.t.Helper()
+	recap, err := d.run(tags, vars...)
+	if err != nil {
+		d.t.Fatalf("zdplay run -t %s %v: %v\n%s", tags, vars, err, d.log)
+	}
+	return recap
+}
+
+func (d *deploy) url() string { return fmt.Sprintf("http://127.0.0.1:%d/", d.port) }
+
+// get fetches / through the proxy: "app@0.0.1 from <host> (hits N)".
+func (d *deploy) get() string {
+	d.t.Helper()
+	resp, err := http.Get(d.url())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		d.t.Fatalf("GET %s: %s %s", d.url(), resp.Status, body)
+	}
+	return strings.TrimSpace(string(body))
+}
+
+// versionsServed GETs n times and counts the first word of each answer.
+func (d *deploy) versionsServed(n int) map[string]int {
+	seen := map[string]int{}
+	for range n {
+		seen[strings.Fields(d.get())[0]]++
+	}
+	return seen
+}
+
+// containers maps each service of the project to its container ID.
+func (d *deploy) containers() map[string]string {
+	d.t.Helper()
+	c, err := docker.Connect(context.Background())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer c.Close()
+	ids := map[string]string{}
+	services := []string{"proxy", "db"}
+	for i := 1; i <= 4; i++ {
+		services = append(services, fmt.Sprintf("app_%d", i))
+	}
+	for _, s := range services {
+		if ctr, err := c.ContainerOf(context.Background(), d.project, s); err == nil && ctr.ID != "" {
+			ids[s] = ctr.ID
+		}
+	}
+	return ids
+}
+
+// underLoad runs fn while `zdplay probe`'s engine sends clients through the
+// proxy, and returns the probe's report.
+func (d *deploy) underLoad(clients int, keepAlive bool, fn func()) *probe.Report {
+	d.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var report *probe.Report
+	var probeErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		report, probeErr = probe.Run(ctx, probe.Options{URL: d.url(), Concurrency: clients, KeepAlive: keepAlive, Duration: 5 * time.Minute})
+	}()
+	time.Sleep(500 * time.Millisecond) // steady state before the change
+	fn()
+	time.Sleep(500 * time.Millisecond) // and after it
+	cancel()
+	wg.Wait()
+	if probeErr != nil {
+		d.t.Fatal(probeErr)
+	}
+	var text bytes.Buffer
+	_ = report.WriteText(&text)
+	d.t.Logf("probe:\n%s", text.String())
+	return report
+}
+
+func versionSeen(r *probe.Report, v string) bool {
+	for _, s := range r.Versions {
+		if s.Version == v && s.Count > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func statusOf(recap *runner.Recap, kind, name string) []string {
+	var out []string
+	for _, t := range recap.Tasks {
+		if t.Kind == kind && (name == "" || t.Name == name) {
+			out = append(out, t.Status)
+		}
+	}
+	return out
+}
+
+func assertNoneChanged(t *testing.T, recap *runner.Recap, kind string) {
+	t.Helper()
+	for _, s := range statusOf(recap, kind, "") {
+		if s == runner.StatusChanged {
+			t.Fatalf("a %s task changed: %s", kind, recap.Summary())
+		}
+	}
+}
+
+// upgradeUnderLoad provisions `from`, upgrades to `to` under load and checks
+// that no request failed, that both releases answered during the upgrade and
+// only the new one after it.
+func upgradeUnderLoad(t *testing.T, d *deploy, from, to string, clients int, keepAlive bool, vars ...string) {
+	t.Helper()
+	d.mustRun("provision", append([]string{"version=" + from}, vars...)...)
+	report := d.underLoad(clients, keepAlive, func() {
+		d.mustRun("upgrade", append([]string{"version=" + to}, vars...)...)
+	})
+	if report.Failed != 0 || report.Total == 0 {
+		t.Fatalf("%d of %d requests failed during the upgrade %s -> %s", report.Failed, report.Total, from, to)
+	}
+	old, updated := "app@"+strings.Split(from, "-")[0], "app@"+strings.Split(to, "-")[0]
+	if !versionSeen(report, old) || !versionSeen(report, updated) {
+		t.Fatalf("versions seen during the upgrade: %+v, want %s and %s", report.Versions, old, updated)
+	}
+	if seen := d.versionsServed(20); seen[updated] != 20 {
+		t.Fatalf("after the upgrade the proxy served %v, want only %s", seen, updated)
+	}
+}
+
+func TestProvisionUpgradeRerunKeepAlive(t *testing.T) {
+	d := newDeploy(t)
+	d.mustRun("provision")
+
+	// Both replicas answer through the proxy.
+	hosts := map[string]bool{}
+	for range 20 {
+		f := strings.Fields(d.get())
+		if f[0] != "app@0.0.1" {
+			t.Fatalf("provisioned release answers %q", f[0])
+		}
+		hosts[f[2]] = true
+	}
+	if len(hosts) != 2 {
+		t.Fatalf("answers came from %d replicas, want 2", len(hosts))
+	}
+	before := d.containers()
+	hitsBefore := hits(t, d.get())
+
+	// --check on the pending upgrade says what would change, changes nothing.
+	recap, err := d.runOpts(runner.Options{Check: true, Selection: runner.Selection{Tags: []string{"upgrade"}}}, "version=0.0.2")
+	if err != nil {
+		t.Fatalf("--check: %v\n%s", err, d.log)
+	}
+	if got := statusOf(recap, "compose_recreate", "recreate"); len(got) != 2 || got[0] != runner.StatusChanged || got[1] != runner.StatusChanged {
+		t.Fatalf("--check: compose_recreate statuses %v, want both changed (would recreate)", got)
+	}
+	if after := d.containers(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatal("--check recreated containers")
+	}
+	if compose, _ := os.ReadFile(filepath.Join(d.dir, "docker-compose.yml")); !bytes.Contains(compose, []byte("app:0.0.1")) || bytes.Contains(compose, []byte("app:0.0.2")) {
+		t.Fatal("--check rewrote the compose file")
+	}
+
+	report := d.underLoad(40, true, func() { d.mustRun("upgrade", "version=0.0.2") })
+	if report.Failed != 0 {
+		t.Fatalf("%d of %d requests failed during the upgrade", report.Failed, report.Total)
+	}
+	if !versionSeen(report, "app@0.0.1") || !versionSeen(report, "app@0.0.2") {
+		t.Fatalf("versions seen: %+v", report.Versions)
+	}
+	after := d.containers()
+	if after["db"] != before["db"] || after["proxy"] != before["proxy"] {
+		t.Fatal("the upgrade recreated the db or the proxy")
+	}
+	if after["app_1"] == before["app_1"] || after["app_2"] == before["app_2"] {
+		t.Fatal("a replica was not recreated")
+	}
+	if seen := d.versionsServed(20); seen["app@0.0.2"] != 20 {
+		t.Fatalf("after the upgrade: %v", seen)
+	}
+	// The db kept its data: the hit counter went on.
+	if h := hits(t, d.get()); h <= hitsBefore {
+		t.Fatalf("hits went from %d to %d: the db lost its data", hitsBefore, h)
+	}
+
+	// A re-run at the same release touches nothing.
+	recap = d.mustRun("upgrade", "version=0.0.2")
+	if recap.Changed != 0 {
+		t.Fatalf("re-run: %s, want changed=0", recap.Summary())
+	}
+	assertNoneChanged(t, recap, "proxy_reload")
+	if again := d.containers(); fmt.Sprint(again) != fmt.Sprint(after) {
+		t.Fatal("re-run recreated containers")
+	}
+}
+
+func hits(t *testing.T, body string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscanf(body[strings.Index(body, "(hits"):], "(hits %d)", &n); err != nil {
+		t.Fatalf("no hit count in %q: %v", body, err)
+	}
+	return n
+}
+
+func TestUpgradeKeepAliveOff(t *testing.T) {
+	upgradeUnderLoad(t, newDeploy(t), "0.0.1", "0.0.2", 40, false)
+}
+
+// Without nginx's retry on the next upstream the drain alone must carry it.
+func TestUpgradeWithoutNextUpstreamRetry(t *testing.T) {
+	upgradeUnderLoad(t, newDeploy(t, "proxy_next_upstream=false"), "0.0.1", "0.0.2", 40, true)
+}
+
+func TestUpgradeThreeReplicasSlowBoot(t *testing.T) {
+	upgradeUnderLoad(t, newDeploy(t, "replicas=3"), "0.0.1", "0.0.2-slowboot", 40, true)
+}
+
+func TestUpgradeSlowRequests(t *testing.T) {
+	upgradeUnderLoad(t, newDeploy(t), "0.0.1", "0.0.2-slowreq", 40, true)
+}
+
+// A release that never turns healthy, or crashes, is rolled back by the
+// shipped playbook, with no request failed, and the run fails saying why.
+func TestFailedReleaseRollsBack(t *testing.T) {
+	for _, bad := range []string{"0.0.3-ping500", "0.0.3-crash"} {
+		t.Run(bad, func(t *testing.T) {
+			d := newDeploy(t, "health_timeout=4s")
+			d.mustRun("provision")
+			var err error
+			report := d.underLoad(40, true, func() { _, err = d.run("upgrade", "version="+bad) })
+			var failed *runner.TaskFailedError
+			if !errors.As(err, &failed) || !strings.Contains(failed.Error(), "rolled back to 0.0.1") {
+				t.Fatalf("upgrade to %s: err = %v, want a failure saying it rolled back", bad, err)
+			}
+			if report.Failed != 0 {
+				t.Fatalf("%d of %d requests failed during the failed upgrade and rollback", report.Failed, report.Total)
+			}
+			if seen := d.versionsServed(20); seen["app@0.0.1"] != 20 {
+				t.Fatalf("after the rollback: %v, want only app@0.0.1", seen)
+			}
+		})
+	}
+}
+
+// Bad input fails before anything is drained or stopped.
+func TestBadInputFailsBeforeDraining(t *testing.T) {
+	d := newDeploy(t)
+	d.mustRun("provision")
+	before := d.containers()
+	conf, _ := os.ReadFile(filepath.Join(d.dir, "nginx", "default.conf"))
+
+	cases := []struct {
+		name string
+		vars []string
+		env  map[string]string
+		want string
+	}{
+		{"image not present", []string{"version=9.9.9"}, nil, "zdplay-demo/app:9.9.9"},
+		{"invalid compose YAML", []string{"version=0.0.2", "app_memory=1m\n  bogus: [unclosed"}, nil, "does not load"},
+		{"unreachable daemon", []string{"version=0.0.2"}, map[string]string{"DOCKER_HOST": "unix:///nonexistent/docker.sock"}, "dockerd"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			recap, err := d.run("upgrade", c.vars...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, c.want)
+			}
+			for _, kind := range []string{"proxy_reload", "compose_recreate"} {
+				if len(statusOf(recap, kind, "")) != 0 {
+					t.Fatalf("%s ran before the bad input was caught", kind)
+				}
+			}
+		})
+	}
+	if after := d.containers(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatal("containers changed")
+	}
+	if now, _ := os.ReadFile(filepath.Join(d.dir, "nginx", "default.conf")); !bytes.Equal(now, conf) {
+		t.Fatal("the nginx conf changed")
+	}
+}
