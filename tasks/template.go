@@ -41,6 +41,10 @@ var _ Validator = (*Template)(nil)
 
 func init() { Register("template", func() Task { return &Template{} }) }
 
+// sprigFuncs is built once: sprig makes a fresh map of ~200 functions on
+// every call.
+var sprigFuncs = sprig.TxtFuncMap()
+
 // templateFile is what one Check computes and Apply writes.
 type templateFile struct {
 	dest     string
@@ -62,7 +66,7 @@ func (t *Template) parse(env *Env) (*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read template: %w", err)
 	}
-	tmpl, err := template.New(src).Option("missingkey=error").Funcs(sprig.TxtFuncMap()).Parse(string(text))
+	tmpl, err := template.New(src).Option("missingkey=error").Funcs(sprigFuncs).Parse(string(text))
 	if err != nil {
 		return nil, fmt.Errorf("template syntax: %w", err)
 	}

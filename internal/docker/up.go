@@ -1,0 +1,220 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/compose/v5/pkg/api"
+)
+
+// UpResult says what Up or Recreate did.
+type UpResult struct {
+	// Changed is true when a container was created, recreated or started.
+	Changed bool
+	// Reasons maps each service that had to change to why ("no container",
+	// "image app:1 -> app:2"); empty when nothing changed.
+	Reasons map[string]string
+	// Steps are Compose's finished steps, in order
+	// ("Container p-app_1-1 Recreated").
+	Steps []string
+}
+
+// Summary is one line for a recap: "app_1: image a:1 -> a:2; db: no container".
+func (r UpResult) Summary() string {
+	if len(r.Reasons) == 0 {
+		return "up to date"
+	}
+	names := slices.Sorted(maps.Keys(r.Reasons))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + ": " + r.Reasons[n]
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Plan says, without changing anything, what Up(ctx, project, services...)
+// would do: Reasons lists the services it would create, recreate or start.
+// The selected services (all when none) are recreated when Outdated; their
+// dependencies only when they have no running container (a dependency is
+// never recreated because it diverged).
+func (c *Client) Plan(ctx context.Context, project *types.Project, services ...string) (UpResult, error) {
+	narrowed, targets, err := selectServices(project, services, false)
+	if err != nil {
+		return UpResult{}, err
+	}
+	res := UpResult{Reasons: map[string]string{}}
+	for _, name := range narrowed.ServiceNames() {
+		st, why, err := c.serviceState(ctx, narrowed, name)
+		if err != nil {
+			return UpResult{}, err
+		}
+		if st == stateCurrent || (st == stateDiverged && !slices.Contains(targets, name)) {
+			continue // a dependency that runs is left as it is
+		}
+		res.Reasons[name] = why
+	}
+	res.Changed = len(res.Reasons) > 0
+	return res, nil
+}
+
+// Up brings the selected services of project (all when none) and their
+// dependencies up, like `docker compose up -d [services]` but only where
+// needed: a selected service is (re)created when Outdated (a stopped one is
+// recreated too, not just started); a dependency is only created or started
+// when it does not run, never recreated. When nothing
+// needs doing, Compose is not called at all (Changed=false).
+//
+// Images are never pulled: a missing image is an error before anything is
+// changed (see CheckImages).
+func (c *Client) Up(ctx context.Context, project *types.Project, services ...string) (UpResult, error) {
+	plan, err := c.Plan(ctx, project, services...)
+	if err != nil || !plan.Changed {
+		return plan, err
+	}
+	narrowed, targets, err := selectServices(project, services, false)
+	if err != nil {
+		return UpResult{}, err
+	}
+	if err := c.CheckImages(ctx, narrowed); err != nil {
+		return UpResult{}, err
+	}
+	// Recreate exactly the selected services that are outdated; every other
+	// service follows RecreateDependencies "never" (created if missing,
+	// started if stopped, else left alone).
+	var recreate []string
+	for _, t := range targets {
+		if _, ok := plan.Reasons[t]; ok {
+			recreate = append(recreate, t)
+		}
+	}
+	opts := upOptions(narrowed, recreate, nil)
+	if len(recreate) == 0 {
+		opts.Create.Services = targets
+		opts.Create.Recreate = api.RecreateNever
+	}
+	steps, err := c.runUp(ctx, narrowed, opts)
+	plan.Steps = steps
+	if err != nil {
+		return plan, fmt.Errorf("compose up of %s in project %s: %w", strings.Join(slices.Sorted(maps.Keys(plan.Reasons)), ", "), project.Name, err)
+	}
+	return plan, nil
+}
+
+// Recreate stops a service's container (honouring the service's
+// stop_grace_period; the engine's 10s default when unset) and replaces it
+// with a new one from the file, leaving its dependencies (and the services
+// that depend on it) alone, like `docker compose up -d --no-deps
+// --force-recreate SERVICE`. Unless force, it does nothing (Changed=false)
+// when the service is not Outdated. Anonymous volumes are inherited.
+func (c *Client) Recreate(ctx context.Context, project *types.Project, serviceName string, force bool) (UpResult, error) {
+	svc, err := service(project, serviceName)
+	if err != nil {
+		return UpResult{}, err
+	}
+	out, why, err := c.Outdated(ctx, project, serviceName)
+	if err != nil {
+		return UpResult{}, err
+	}
+	if !out && !force {
+		return UpResult{Reasons: map[string]string{}}, nil
+	}
+	if !out {
+		why = "forced"
+	}
+	res := UpResult{Changed: true, Reasons: map[string]string{serviceName: why}}
+	narrowed, _, err := selectServices(project, []string{serviceName}, true)
+	if err != nil {
+		return UpResult{}, err
+	}
+	if err := c.CheckImages(ctx, narrowed); err != nil {
+		return UpResult{}, err
+	}
+	var timeout *time.Duration
+	if svc.StopGracePeriod != nil {
+		d := time.Duration(*svc.StopGracePeriod)
+		timeout = &d
+	}
+	res.Steps, err = c.runUp(ctx, narrowed, upOptions(narrowed, []string{serviceName}, timeout))
+	if err != nil {
+		return res, fmt.Errorf("recreating %s in project %s: %w", serviceName, project.Name, err)
+	}
+	return res, nil
+}
+
+// Down removes a project's containers and networks, and its volumes when
+// removeVolumes (data is lost), like `docker compose -p NAME down [-v]`.
+func (c *Client) Down(ctx context.Context, projectName string, removeVolumes bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events.begin(progressFrom(ctx))
+	err := c.compose.Down(ctx, projectName, api.DownOptions{RemoveOrphans: true, Volumes: removeVolumes})
+	c.events.end()
+	if err != nil {
+		return fmt.Errorf("compose down of project %s: %w", projectName, err)
+	}
+	return nil
+}
+
+// selectServices narrows project to services (all when empty), with their
+// dependencies unless noDeps, and returns the narrowed project and the
+// targeted service names. Pull policies are set to "never": zdplay never
+// pulls (CheckImages reports a missing image first).
+func selectServices(project *types.Project, services []string, noDeps bool) (*types.Project, []string, error) {
+	for _, s := range services {
+		if _, err := service(project, s); err != nil {
+			return nil, nil, err
+		}
+	}
+	var opts []types.DependencyOption
+	if noDeps {
+		opts = append(opts, types.IgnoreDependencies)
+	}
+	narrowed, err := project.WithSelectedServices(services, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("selecting services %v of project %s: %w", services, project.Name, err)
+	}
+	for name, s := range narrowed.Services {
+		s.PullPolicy = types.PullPolicyNever
+		narrowed.Services[name] = s
+	}
+	targets := services
+	if len(targets) == 0 {
+		targets = narrowed.ServiceNames()
+	}
+	return narrowed, targets, nil
+}
+
+// upOptions are the options of every Up zdplay makes: detached, the given
+// services force-recreated, every other service left as it is when it
+// exists, anonymous volumes inherited, orphans ignored (a narrowed project
+// makes every other service look like one), never pulled nor built.
+func upOptions(project *types.Project, recreate []string, timeout *time.Duration) api.UpOptions {
+	return api.UpOptions{
+		Create: api.CreateOptions{
+			Services:             recreate,
+			Recreate:             api.RecreateForce,
+			RecreateDependencies: api.RecreateNever,
+			Inherit:              true,
+			IgnoreOrphans:        true,
+			QuietPull:            true,
+			Timeout:              timeout,
+		},
+		// Project must be set: without it Compose would start every stopped
+		// container of the project, drained replicas included.
+		Start: api.StartOptions{Project: project},
+	}
+}
+
+// runUp calls Compose's Up, serialized, and returns the steps it reported.
+func (c *Client) runUp(ctx context.Context, project *types.Project, opts api.UpOptions) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events.begin(progressFrom(ctx))
+	err := c.compose.Up(ctx, project, opts)
+	return c.events.end(), err
+}

@@ -1,0 +1,128 @@
+package tasks
+
+// Helpers shared by the Docker Compose task kinds (compose_*, wait_healthy,
+// proxy_reload).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/zdplay/zdplay/internal/docker"
+)
+
+// composePath makes a task's relative path relative to the declaring file.
+func composePath(env *Env, p string) string {
+	if p == "" || filepath.IsAbs(p) || env == nil || env.BaseDir == "" {
+		return p
+	}
+	return filepath.Join(env.BaseDir, p)
+}
+
+// composeRequire fails when a required attribute is empty: gohcl only checks
+// that it is present.
+func composeRequire(kind string, attrs ...string) error {
+	for i := 0; i+1 < len(attrs); i += 2 {
+		if strings.TrimSpace(attrs[i+1]) == "" {
+			return fmt.Errorf("%s: attribute %s is empty: set it", kind, attrs[i])
+		}
+	}
+	return nil
+}
+
+// loadCompose loads a task's compose file (a problem with it is reported
+// first: it needs no engine), then returns the run's Docker connection. In a
+// --check run, what an earlier task staged for the file is what loads.
+func loadCompose(ctx context.Context, env *Env, kind, file, project string) (*docker.Client, *types.Project, error) {
+	if err := composeRequire(kind, "file", file, "project", project); err != nil {
+		return nil, nil, err
+	}
+	path := composePath(env, file)
+	var staged []byte
+	if env != nil && env.Shared != nil {
+		staged, _ = env.Shared.Staged(path)
+	}
+	p, err := docker.LoadProjectContent(ctx, path, staged, project)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	c, err := composeDocker(ctx, env, kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, p, nil
+}
+
+// composeDocker is the run's Docker connection.
+func composeDocker(ctx context.Context, env *Env, kind string) (*docker.Client, error) {
+	if env == nil || env.Shared == nil {
+		return nil, fmt.Errorf("%s: no shared run state (Env.Shared is nil): the runner must set it", kind)
+	}
+	c, err := env.Shared.Docker(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	return c, nil
+}
+
+// composeProgress makes the Compose SDK's steps show as the task's progress.
+func composeProgress(ctx context.Context, env *Env) context.Context {
+	if env == nil || env.Progress == nil {
+		return ctx
+	}
+	return docker.WithProgress(ctx, env.Progressf)
+}
+
+// composeService fails when the project has no such service.
+func composeService(kind string, p *types.Project, name string) error {
+	if _, ok := p.Services[name]; !ok {
+		return fmt.Errorf("%s: compose project %s (%s) has no service %q; its services: %s",
+			kind, p.Name, strings.Join(p.ComposeFiles, ","), name, strings.Join(p.ServiceNames(), ", "))
+	}
+	return nil
+}
+
+// composeDuration reads an optional duration attribute ("60s", "100ms").
+func composeDuration(kind, attr, v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %s = %q is not a positive duration: write it like \"60s\", \"1m30s\" or \"100ms\"", kind, attr, v)
+	}
+	return d, nil
+}
+
+// composeReadFile reads a file, or what a --check run staged for it.
+func composeReadFile(env *Env, path string) ([]byte, error) {
+	if env != nil && env.Shared != nil {
+		return env.Shared.ReadFile(path)
+	}
+	return os.ReadFile(path)
+}
+
+// composeBound is how long a kind may wait: its own duration when set (own >
+// 0), else the time left before ctx's deadline, which is the runner's task
+// timeout (the runner keeps the `timeout` attribute for itself), less a
+// margin so that the kind reports its own clearer error before the deadline;
+// else def.
+func composeBound(ctx context.Context, own, def time.Duration) time.Duration {
+	if own > 0 {
+		return own
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		return max(left-min(100*time.Millisecond, left/10), time.Millisecond)
+	}
+	return def
+}
+
+// composeNoContainer tells a service without container from other errors.
+func composeNoContainer(err error) bool { return errors.Is(err, docker.ErrNoContainer) }

@@ -1,0 +1,271 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zdplay/zdplay/internal/docker"
+)
+
+// WaitHealthy waits, changing nothing, until a service's container is ready
+// for traffic: it runs, its Docker health status is "healthy" (when the
+// image or the compose file defines a healthcheck), and
+// GET http://CONTAINER_IP:port/path answered 200 `successes` times in a row,
+// polled every `interval`. It fails when `timeout` passes first, saying the
+// last health probe output and the last HTTP error, and fails at once when
+// the container exits or, under a restart policy, crashes and is restarted
+// (with its exit code and last log lines). Never changed; Check does not
+// wait.
+//
+// `timeout` is the runner's task timeout (the runner keeps that attribute
+// for every kind): the wait lasts until the task's deadline; 60s when the
+// task has none.
+//
+//	task "wait_healthy" "app_1 healthy" {
+//	  file      = "../compose.yaml"
+//	  project   = var.project
+//	  service   = "app_1"
+//	  timeout   = "60s"    # the runner's task timeout: how long to wait
+//	  interval  = "100ms"  # optional, default 100ms
+//	  path      = "/ping"  # optional, default /ping
+//	  port      = 3000     # optional, default 3000
+//	  successes = 3        # optional, default 3
+//	}
+type WaitHealthy struct {
+	File      string `hcl:"file"`
+	Project   string `hcl:"project"`
+	Service   string `hcl:"service"`
+	Timeout   string `hcl:"timeout,optional"`
+	Interval  string `hcl:"interval,optional"`
+	Path      string `hcl:"path,optional"`
+	Port      int    `hcl:"port,optional"`
+	Successes int    `hcl:"successes,optional"`
+}
+
+var _ Task = (*WaitHealthy)(nil)
+var _ Validator = (*WaitHealthy)(nil)
+
+func init() { Register("wait_healthy", func() Task { return &WaitHealthy{} }) }
+
+// waitSpec is WaitHealthy with its defaults applied.
+type waitSpec struct {
+	timeout, interval time.Duration
+	path              string
+	port, successes   int
+}
+
+func (t *WaitHealthy) spec() (waitSpec, error) {
+	const kind = "wait_healthy"
+	if err := composeRequire(kind, "service", t.Service); err != nil {
+		return waitSpec{}, err
+	}
+	s := waitSpec{path: t.Path, port: t.Port, successes: t.Successes}
+	var err error
+	if s.timeout, err = composeDuration(kind, "timeout", t.Timeout, 0); err != nil {
+		return s, err
+	}
+	if s.interval, err = composeDuration(kind, "interval", t.Interval, 100*time.Millisecond); err != nil {
+		return s, err
+	}
+	if s.path == "" {
+		s.path = "/ping"
+	}
+	if !strings.HasPrefix(s.path, "/") {
+		s.path = "/" + s.path
+	}
+	if s.port == 0 {
+		s.port = 3000
+	}
+	if s.port < 0 || s.port > 65535 {
+		return s, fmt.Errorf("%s: port = %d is not a TCP port (1-65535)", kind, s.port)
+	}
+	if s.successes == 0 {
+		s.successes = 3
+	}
+	if s.successes < 0 {
+		return s, fmt.Errorf("%s: successes = %d must be at least 1", kind, s.successes)
+	}
+	return s, nil
+}
+
+// Validate checks the attributes before the run starts.
+func (t *WaitHealthy) Validate(*Env) error {
+	_, err := t.spec()
+	return err
+}
+
+// Check says what Apply would wait for.
+func (t *WaitHealthy) Check(ctx context.Context, env *Env) (Result, error) {
+	s, err := t.spec()
+	if err != nil {
+		return Result{}, err
+	}
+	_, p, err := loadCompose(ctx, env, "wait_healthy", t.File, t.Project)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := composeService("wait_healthy", p, t.Service); err != nil {
+		return Result{}, err
+	}
+	return Result{Msg: fmt.Sprintf("would wait for %s (healthy, GET :%d%s answered 200 %d times in a row, up to %s)",
+		t.Service, s.port, s.path, s.successes, composeBound(ctx, s.timeout, 60*time.Second).Round(time.Second))}, nil
+}
+
+// Apply waits.
+func (t *WaitHealthy) Apply(ctx context.Context, env *Env) (Result, error) {
+	s, err := t.spec()
+	if err != nil {
+		return Result{}, err
+	}
+	c, p, err := loadCompose(ctx, env, "wait_healthy", t.File, t.Project)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := composeService("wait_healthy", p, t.Service); err != nil {
+		return Result{}, err
+	}
+	took, err := waitReady(ctx, env, c, p.Name, t.Service, s)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Msg: fmt.Sprintf("%s healthy after %s", t.Service, took.Round(time.Millisecond))}, nil
+}
+
+// waitReady polls until the service is ready, the deadline passes or its
+// container exits.
+func waitReady(ctx context.Context, env *Env, c *docker.Client, project, service string, s waitSpec) (time.Duration, error) {
+	start := time.Now()
+	s.timeout = composeBound(ctx, s.timeout, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	hc := &http.Client{
+		// New connections each time: the probe measures what a fresh client
+		// (nginx) sees, and leaves nothing open on a container being replaced.
+		Transport:     &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext},
+		Timeout:       max(2*time.Second, s.interval),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	var (
+		streak   int
+		lastHTTP = "no HTTP probe yet"
+		lastDock = "no container yet"
+		ctr      docker.Container
+		name     = service // the container's name once known
+		// the container and its restart count when first seen: a restart
+		// since means it crashed
+		seenID       string
+		seenRestarts int
+		tick         = time.NewTicker(s.interval)
+	)
+	defer tick.Stop()
+	for {
+		env.Progressf("waiting for %s: %s", service, time.Since(start).Round(100*time.Millisecond))
+		var err error
+		ctr, err = c.ContainerOf(ctx, project, service)
+		if err == nil {
+			name = ctr.Name
+			if ctr.ID != seenID {
+				seenID, seenRestarts = ctr.ID, ctr.Restarts
+			}
+		}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// the deadline, reported below
+		case composeNoContainer(err):
+			streak, lastDock = 0, "no container for "+service
+		case err != nil:
+			return time.Since(start), fmt.Errorf("wait_healthy: %w", err)
+		case ctr.State == "exited" || ctr.State == "dead" || ctr.Restarts > seenRestarts:
+			logs, _ := c.LogTail(ctx, ctr.ID, 5)
+			msg := fmt.Sprintf("wait_healthy: %s's container %s exited with code %d", service, ctr.Name, ctr.ExitCode)
+			if ctr.Restarts > seenRestarts {
+				msg += fmt.Sprintf(" and was restarted by its restart policy (%d restarts)", ctr.Restarts)
+			}
+			if ctr.Error != "" {
+				msg += " (" + ctr.Error + ")"
+			}
+			if logs != "" {
+				msg += "; its last log lines:\n" + waitIndent(logs)
+			}
+			return time.Since(start), errors.New(msg + "\n  fix the image or its configuration (docker logs " + ctr.Name + "), then run again")
+		case !ctr.Running:
+			streak, lastDock = 0, fmt.Sprintf("container %s is %s", ctr.Name, ctr.State)
+			if ctr.Restarts > 0 {
+				lastDock += fmt.Sprintf(" (restarted %d times, last exit code %d)", ctr.Restarts, ctr.ExitCode)
+			}
+		case ctr.IP == "":
+			streak, lastDock = 0, "container "+ctr.Name+" has no IP address on the project network"
+		default:
+			// Probe even while Docker says not healthy: the HTTP error tells
+			// why, should the wait time out.
+			url := "http://" + net.JoinHostPort(ctr.IP, strconv.Itoa(s.port)) + s.path
+			httpErr := waitProbe(ctx, hc, url)
+			if httpErr != nil {
+				if ctx.Err() == nil || lastHTTP == "no HTTP probe yet" {
+					// (a probe cut by the deadline says less than the one before)
+					lastHTTP = httpErr.Error()
+				}
+			} else {
+				lastHTTP = "GET " + url + ": 200"
+			}
+			switch {
+			case ctr.Health != "" && ctr.Health != "healthy":
+				streak, lastDock = 0, "docker health "+ctr.Health
+				if ctr.HealthOutput != "" {
+					lastDock += ": " + ctr.HealthOutput
+				}
+			case httpErr != nil:
+				streak = 0
+			default:
+				streak++
+				if streak >= s.successes {
+					return time.Since(start), nil
+				}
+			}
+			if ctr.Health == "" {
+				lastDock = "running (no Docker healthcheck)"
+			} else if ctr.Health == "healthy" {
+				lastDock = "docker health healthy"
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if parent := context.Cause(ctx); !errors.Is(parent, context.DeadlineExceeded) {
+				return time.Since(start), fmt.Errorf("wait_healthy: waiting for %s: %w", service, parent)
+			}
+			return time.Since(start), fmt.Errorf("wait_healthy: %s not healthy after %s: %s; last HTTP probe: %s\n"+
+				"  see `docker logs %s`; if it is only slow to start, raise timeout",
+				service, s.timeout.Round(100*time.Millisecond), lastDock, lastHTTP, name)
+		case <-tick.C:
+		}
+	}
+}
+
+// waitProbe GETs url and wants a 200.
+func waitProbe(ctx context.Context, hc *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err // `Get "url": dial tcp ...: connection refused`
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s %q", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+func waitIndent(s string) string {
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}

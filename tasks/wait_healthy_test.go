@@ -1,0 +1,94 @@
+package tasks
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWaitHealthyTask(t *testing.T) {
+	env, project := dkEnv(t, `
+services:
+  good:
+    image: zdplay-test/tiny:1
+    healthcheck:
+      test: ["CMD", "/tiny", "-check"]
+      interval: 250ms
+      timeout: 2s
+      retries: 2
+  plain:
+    image: zdplay-test/tiny:2
+  failing:
+    image: zdplay-test/tiny:1
+    environment: {TINY_PING_STATUS: "503"}
+    healthcheck:
+      test: ["CMD", "/tiny", "-check"]
+      interval: 250ms
+      timeout: 2s
+      retries: 2
+  nohealth500:
+    image: zdplay-test/tiny:1
+    environment: {TINY_PING_STATUS: "500"}
+  crashing:
+    image: zdplay-test/tiny:1
+    environment: {TINY_EXIT: "3"}
+`)
+	var progress []string
+	env.Progress = func(format string, args ...any) {
+		if len(progress) < 1000 {
+			progress = append(progress, format)
+		}
+	}
+	wait := func(service, timeout string) (Result, error, time.Duration) {
+		start := time.Now()
+		res, err := (&WaitHealthy{File: "compose.yaml", Project: project, Service: service, Timeout: timeout, Interval: "50ms"}).
+			Apply(context.Background(), env)
+		return res, err, time.Since(start)
+	}
+
+	// Before up: no container, a clear timeout.
+	_, err, _ := wait("good", "300ms")
+	dkWant(t, err, "good not healthy after 300ms", "no container for good")
+
+	res := dkRun(t, env, &WaitHealthy{File: "compose.yaml", Project: project, Service: "good"}, false)
+	if res.Changed || !strings.Contains(res.Msg, "would wait for good") {
+		t.Fatalf("check: %+v", res)
+	}
+
+	up := time.Now()
+	dkRun(t, env, &ComposeUp{File: "compose.yaml", Project: project}, true)
+	t.Logf("up of 5 services: %s", time.Since(up).Round(time.Millisecond))
+
+	res, err, took := wait("good", "20s")
+	if err != nil || res.Changed {
+		t.Fatalf("good: %+v %v", res, err)
+	}
+	t.Logf("good: %s, %s", res.Msg, took.Round(time.Millisecond))
+	if len(progress) == 0 || progress[0] != "waiting for %s: %s" {
+		t.Errorf("progress %q", progress)
+	}
+
+	res, err, took = wait("plain", "10s") // no healthcheck: HTTP only
+	if err != nil {
+		t.Fatalf("plain: %v", err)
+	}
+	t.Logf("plain (no healthcheck): %s", took.Round(time.Millisecond))
+
+	_, err, took = wait("failing", "2s")
+	t.Logf("failing: %v", err)
+	dkWant(t, err, "failing not healthy after 2s", "docker health", "/ping answered 503", "docker logs")
+	if took > 3*time.Second {
+		t.Errorf("timeout of 2s took %s", took)
+	}
+
+	_, err, _ = wait("nohealth500", "3s")
+	dkWant(t, err, "nohealth500 not healthy after 3s", "500 Internal Server Error")
+
+	_, err, took = wait("crashing", "20s")
+	t.Logf("crashing: %v", err)
+	dkWant(t, err, "exited with code 3", "exiting with 3")
+	if took > 5*time.Second {
+		t.Errorf("an exited container took %s to fail", took)
+	}
+}
