@@ -375,6 +375,9 @@ func (ex *executor) runTask(ctx context.Context, t *TaskDecl, f frame) error {
 	if diags.HasErrors() {
 		return ex.fail(t, r, f, diagError(diags), ignore)
 	}
+	if d, ok := task.(tasks.DefaultTimeouter); ok && t.Timeout == nil {
+		timeout = d.DefaultTimeout()
+	}
 	ex.printer.TaskStart(r)
 	env := ex.env(t, f)
 	start := time.Now()

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,14 +15,6 @@ import (
 
 	"github.com/zdplay/zdplay/internal/docker"
 )
-
-// composePath makes a task's relative path relative to the declaring file.
-func composePath(env *Env, p string) string {
-	if p == "" || filepath.IsAbs(p) || env == nil || env.BaseDir == "" {
-		return p
-	}
-	return filepath.Join(env.BaseDir, p)
-}
 
 // composeRequire fails when a required attribute is empty: gohcl only checks
 // that it is present.
@@ -43,7 +34,7 @@ func loadCompose(ctx context.Context, env *Env, kind, file, project string) (*do
 	if err := composeRequire(kind, "file", file, "project", project); err != nil {
 		return nil, nil, err
 	}
-	path := composePath(env, file)
+	path := file // relative to the working directory, like every path but a template's src
 	var staged []byte
 	if env != nil && env.Shared != nil {
 		staged, _ = env.Shared.Staged(path)
@@ -108,15 +99,11 @@ func composeReadFile(env *Env, path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// composeBound is how long a kind may wait: its own duration when set (own >
-// 0), else the time left before ctx's deadline, which is the runner's task
-// timeout (the runner keeps the `timeout` attribute for itself), less a
-// margin so that the kind reports its own clearer error before the deadline;
-// else def.
-func composeBound(ctx context.Context, own, def time.Duration) time.Duration {
-	if own > 0 {
-		return own
-	}
+// composeBound is how long a kind may wait: the time left before ctx's
+// deadline (the task's timeout, or the kind's DefaultTimeout, both set by the
+// runner) less a margin, so that the kind reports its own clearer error
+// before the deadline cuts it off; def when ctx has no deadline.
+func composeBound(ctx context.Context, def time.Duration) time.Duration {
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
 		return max(left-min(100*time.Millisecond, left/10), time.Millisecond)

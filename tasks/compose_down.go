@@ -39,7 +39,7 @@ func (t *ComposeDown) prepare(ctx context.Context, env *Env) (*docker.Client, in
 	if err := composeRequire(kind, "file", t.File, "project", t.Project); err != nil {
 		return nil, 0, err
 	}
-	path := composePath(env, t.File)
+	path := t.File
 	var staged []byte
 	if env != nil && env.Shared != nil {
 		staged, _ = env.Shared.Staged(path)

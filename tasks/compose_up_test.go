@@ -148,8 +148,8 @@ func TestComposeKindsDecode(t *testing.T) {
 		"compose_recreate": `file = "c.yaml"` + "\n" + `project = "p"` + "\n" + `service = "a"` + "\n" + `force = true`,
 		"compose_exec":     `file = "c.yaml"` + "\n" + `project = "p"` + "\n" + `service = "a"` + "\n" + `command = ["nginx", "-t"]`,
 		"compose_down":     `file = "c.yaml"` + "\n" + `project = "p"` + "\n" + `volumes = true`,
-		"wait_healthy":     `file = "c.yaml"` + "\n" + `project = "p"` + "\n" + `service = "a"` + "\n" + `timeout = "5s"` + "\n" + `interval = "50ms"` + "\n" + `path = "/health"` + "\n" + `port = 8080` + "\n" + `successes = 2`,
-		"proxy_reload":     `file = "c.yaml"` + "\n" + `project = "p"` + "\n" + `conf = "n.conf"` + "\n" + `service = "nginx"` + "\n" + `timeout = "3s"` + "\n" + `force = true`,
+		"wait_healthy":     `file = "c.yaml"` + "\n" + `project = "p"` + "\n" + `service = "a"` + "\n" + `interval = "50ms"` + "\n" + `path = "/health"` + "\n" + `port = 8080` + "\n" + `successes = 2`,
+		"proxy_reload":     `file = "c.yaml"` + "\n" + `project = "p"` + "\n" + `conf = "n.conf"` + "\n" + `service = "nginx"` + "\n" + `force = true`,
 	}
 	for kind, body := range src {
 		k, ok := Lookup(kind)
@@ -197,7 +197,7 @@ func TestWaitHealthyDefaultsAndValidation(t *testing.T) {
 		t.Errorf("defaults %+v", s)
 	}
 	for _, bad := range []*WaitHealthy{
-		{Service: "a", Timeout: "soon"},
+		{Service: "a", Interval: "soon"},
 		{Service: "a", Interval: "-1s"},
 		{Service: "a", Port: 70000},
 		{Service: "a", Successes: -1},
@@ -207,7 +207,7 @@ func TestWaitHealthyDefaultsAndValidation(t *testing.T) {
 			t.Errorf("%+v validated", bad)
 		}
 	}
-	if err := (&WaitHealthy{Service: "a", Timeout: "soon"}).Validate(nil); err == nil || !strings.Contains(err.Error(), `like "60s"`) {
+	if err := (&WaitHealthy{Service: "a", Interval: "soon"}).Validate(nil); err == nil || !strings.Contains(err.Error(), `like "60s"`) {
 		t.Errorf("duration error does not say how to write one: %v", err)
 	}
 	if err := (&ComposeExec{Service: "a"}).Validate(nil); err == nil {
@@ -290,7 +290,7 @@ func TestComposeUpOutdatedRecreateExec(t *testing.T) {
 		t.Fatalf("recreate: %+v", res)
 	}
 	recreated := time.Since(start)
-	wait := &WaitHealthy{File: "compose.yaml", Project: project, Service: "app_1", Timeout: "20s"}
+	wait := &WaitHealthy{File: "compose.yaml", Project: project, Service: "app_1"}
 	res := dkRun(t, env, wait, true)
 	t.Logf("compose_recreate app_1: %s; then wait_healthy: %s (%s)", recreated.Round(time.Millisecond), (time.Since(start) - recreated).Round(time.Millisecond), res.Msg)
 	if res.Changed {

@@ -47,7 +47,6 @@ type ProxyReload struct {
 	Project string `hcl:"project"`
 	Conf    string `hcl:"conf"`
 	Service string `hcl:"service,optional"`
-	Timeout string `hcl:"timeout,optional"`
 	Force   bool   `hcl:"force,optional"`
 }
 
@@ -66,19 +65,13 @@ func (t *ProxyReload) service() string {
 	return t.Service
 }
 
-// timeout is the kind's own timeout, 0 when unset: the runner keeps the
-// `timeout` attribute for itself and passes it as ctx's deadline.
-func (t *ProxyReload) timeout() (time.Duration, error) {
-	return composeDuration("proxy_reload", "timeout", t.Timeout, 0)
-}
+// DefaultTimeout bounds the wait for old nginx workers when the task sets no
+// timeout: a worker still busy after that is a stuck request, not a drain.
+func (t *ProxyReload) DefaultTimeout() time.Duration { return 15 * time.Second }
 
 // Validate checks the attributes before the run starts.
 func (t *ProxyReload) Validate(*Env) error {
-	if err := composeRequire("proxy_reload", "conf", t.Conf); err != nil {
-		return err
-	}
-	_, err := t.timeout()
-	return err
+	return composeRequire("proxy_reload", "conf", t.Conf)
 }
 
 // pending reads conf and tells whether it differs from the last good copy.
@@ -86,7 +79,7 @@ func (t *ProxyReload) pending(env *Env) (conf string, data []byte, changed bool,
 	if err := t.Validate(env); err != nil {
 		return "", nil, false, err
 	}
-	conf = composePath(env, t.Conf)
+	conf = t.Conf
 	data, err = composeReadFile(env, conf)
 	if err != nil {
 		return conf, nil, false, fmt.Errorf("proxy_reload: reading conf: %w (render it first, e.g. with a template task)", err)
@@ -126,8 +119,7 @@ func (t *ProxyReload) Apply(ctx context.Context, env *Env) (Result, error) {
 	if !changed && !t.Force {
 		return Result{Msg: fmt.Sprintf("nginx in %s already serves %s", t.service(), filepath.Base(conf))}, nil
 	}
-	own, _ := t.timeout()
-	timeout := composeBound(ctx, own, 10*time.Second)
+	timeout := composeBound(ctx, t.DefaultTimeout())
 	c, p, err := loadCompose(ctx, env, "proxy_reload", t.File, t.Project)
 	if err != nil {
 		return Result{}, err

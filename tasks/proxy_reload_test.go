@@ -172,8 +172,8 @@ services:
 	conf := filepath.Join(ndir, "default.conf")
 	os.WriteFile(conf, []byte(nginxGood), 0o644)
 	dkRun(t, env, &ComposeUp{File: "compose.yaml", Project: project}, true)
-	dkRun(t, env, &WaitHealthy{File: "compose.yaml", Project: project, Service: "app_1", Timeout: "20s"}, true)
-	dkRun(t, env, &WaitHealthy{File: "compose.yaml", Project: project, Service: "proxy", Port: 80, Timeout: "20s"}, true)
+	dkRun(t, env, &WaitHealthy{File: "compose.yaml", Project: project, Service: "app_1"}, true)
+	dkRun(t, env, &WaitHealthy{File: "compose.yaml", Project: project, Service: "proxy", Port: 80}, true)
 
 	reload := &ProxyReload{File: "compose.yaml", Project: project, Conf: "nginx/default.conf"}
 	if res := dkRun(t, env, reload, false); !res.Changed {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/zdplay/zdplay/internal/docker"
 )
@@ -159,4 +160,11 @@ func Names() []string {
 // starts (a template's syntax), so bad input fails before anything changes.
 type Validator interface {
 	Validate(env *Env) error
+}
+
+// DefaultTimeouter is implemented by kinds that wait (for health, for old
+// nginx workers): the runner bounds such a task by DefaultTimeout when the
+// task sets no timeout of its own, instead of its general default.
+type DefaultTimeouter interface {
+	DefaultTimeout() time.Duration
 }

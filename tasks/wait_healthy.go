@@ -42,7 +42,6 @@ type WaitHealthy struct {
 	File      string `hcl:"file"`
 	Project   string `hcl:"project"`
 	Service   string `hcl:"service"`
-	Timeout   string `hcl:"timeout,optional"`
 	Interval  string `hcl:"interval,optional"`
 	Path      string `hcl:"path,optional"`
 	Port      int    `hcl:"port,optional"`
@@ -53,6 +52,9 @@ var _ Task = (*WaitHealthy)(nil)
 var _ Validator = (*WaitHealthy)(nil)
 
 func init() { Register("wait_healthy", func() Task { return &WaitHealthy{} }) }
+
+// DefaultTimeout is how long to wait when the task sets no timeout.
+func (t *WaitHealthy) DefaultTimeout() time.Duration { return 60 * time.Second }
 
 // waitSpec is WaitHealthy with its defaults applied.
 type waitSpec struct {
@@ -68,9 +70,6 @@ func (t *WaitHealthy) spec() (waitSpec, error) {
 	}
 	s := waitSpec{path: t.Path, port: t.Port, successes: t.Successes}
 	var err error
-	if s.timeout, err = composeDuration(kind, "timeout", t.Timeout, 0); err != nil {
-		return s, err
-	}
 	if s.interval, err = composeDuration(kind, "interval", t.Interval, 100*time.Millisecond); err != nil {
 		return s, err
 	}
@@ -115,7 +114,7 @@ func (t *WaitHealthy) Check(ctx context.Context, env *Env) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Msg: fmt.Sprintf("would wait for %s (healthy, GET :%d%s answered 200 %d times in a row, up to %s)",
-		t.Service, s.port, s.path, s.successes, composeBound(ctx, s.timeout, 60*time.Second).Round(time.Second))}, nil
+		t.Service, s.port, s.path, s.successes, composeBound(ctx, t.DefaultTimeout()).Round(time.Second))}, nil
 }
 
 // Apply waits.
@@ -142,7 +141,11 @@ func (t *WaitHealthy) Apply(ctx context.Context, env *Env) (Result, error) {
 // container exits.
 func waitReady(ctx context.Context, env *Env, c *docker.Client, project, service string, s waitSpec) (time.Duration, error) {
 	start := time.Now()
-	s.timeout = composeBound(ctx, s.timeout, 60*time.Second)
+	budget := (*WaitHealthy)(nil).DefaultTimeout() // what the error reports: the task's timeout
+	if dl, ok := ctx.Deadline(); ok {
+		budget = time.Until(dl)
+	}
+	s.timeout = composeBound(ctx, budget)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	hc := &http.Client{
@@ -242,7 +245,7 @@ func waitReady(ctx context.Context, env *Env, c *docker.Client, project, service
 			}
 			return time.Since(start), fmt.Errorf("wait_healthy: %s not healthy after %s: %s; last HTTP probe: %s\n"+
 				"  see `docker logs %s`; if it is only slow to start, raise timeout",
-				service, s.timeout.Round(100*time.Millisecond), lastDock, lastHTTP, name)
+				service, budget.Round(100*time.Millisecond), lastDock, lastHTTP, name)
 		case <-tick.C:
 		}
 	}

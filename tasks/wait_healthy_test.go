@@ -40,10 +40,16 @@ services:
 			progress = append(progress, format)
 		}
 	}
+	// wait bounds the task as the runner does: by its timeout, as ctx's deadline.
 	wait := func(service, timeout string) (Result, error, time.Duration) {
+		d, err := time.ParseDuration(timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
 		start := time.Now()
-		res, err := (&WaitHealthy{File: "compose.yaml", Project: project, Service: service, Timeout: timeout, Interval: "50ms"}).
-			Apply(context.Background(), env)
+		res, err := (&WaitHealthy{File: "compose.yaml", Project: project, Service: service, Interval: "50ms"}).Apply(ctx, env)
 		return res, err, time.Since(start)
 	}
 

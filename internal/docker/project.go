@@ -42,7 +42,7 @@ func LoadProjectContent(ctx context.Context, file string, content []byte, projec
 	if content == nil {
 		st, err := os.Stat(abs)
 		if err != nil {
-			return nil, fmt.Errorf("compose file %s: %w (check the task's file attribute; relative paths resolve against the playbook's directory)", file, err)
+			return nil, fmt.Errorf("compose file %s: %w (check the task's file attribute; relative paths resolve against the directory zdplay runs in)", file, err)
 		}
 		if st.IsDir() {
 			return nil, fmt.Errorf("compose file %s is a directory: name the compose file itself (e.g. %s)", file, filepath.Join(file, "compose.yaml"))
