@@ -51,6 +51,7 @@ func dkEnv(t *testing.T, body string) (*Env, string) {
 	t.Helper()
 	dkEngine(t)
 	dir := t.TempDir()
+	t.Chdir(dir) // the tasks' relative paths resolve against the working directory
 	dockertest.WriteFile(t, dir, "compose.yaml", body)
 	project := dockertest.ProjectName()
 	env := &Env{BaseDir: dir, Shared: &Shared{}, Progress: func(string, ...any) {}}

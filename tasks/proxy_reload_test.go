@@ -125,6 +125,7 @@ func TestReloadNginxRestoresLastGoodConf(t *testing.T) {
 
 func TestProxyReloadSkipsWhenApplied(t *testing.T) {
 	dir := t.TempDir()
+	t.Chdir(dir)
 	os.WriteFile(filepath.Join(dir, "default.conf"), []byte("same"), 0o644)
 	os.WriteFile(filepath.Join(dir, "default.conf.good"), []byte("same"), 0o644)
 	// No compose file and no Shared: an applied conf needs neither.

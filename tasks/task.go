@@ -78,13 +78,13 @@ func (s *Shared) Stage(path string, content []byte) {
 	if s.staged == nil {
 		s.staged = map[string][]byte{}
 	}
-	s.staged[filepath.Clean(path)] = content
+	s.staged[stageKey(path)] = content
 }
 
 // ReadFile returns what --check mode staged for path, else the file's bytes.
 func (s *Shared) ReadFile(path string) ([]byte, error) {
 	s.stagedMu.Lock()
-	content, ok := s.staged[filepath.Clean(path)]
+	content, ok := s.staged[stageKey(path)]
 	s.stagedMu.Unlock()
 	if ok {
 		return content, nil
@@ -96,8 +96,16 @@ func (s *Shared) ReadFile(path string) ([]byte, error) {
 func (s *Shared) Staged(path string) ([]byte, bool) {
 	s.stagedMu.Lock()
 	defer s.stagedMu.Unlock()
-	content, ok := s.staged[filepath.Clean(path)]
+	content, ok := s.staged[stageKey(path)]
 	return content, ok
+}
+
+// stageKey names a file whatever relative or absolute path a task gives.
+func stageKey(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return filepath.Clean(path)
 }
 
 // Docker returns the run's Docker connection, connecting on first use.
