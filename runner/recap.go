@@ -50,6 +50,18 @@ func (r *TaskResult) fill(res tasks.Result) {
 	r.Msg, r.Diff, r.RC, r.Stdout, r.Stderr = res.Msg, res.Diff, res.RC, res.Stdout, res.Stderr
 }
 
+// redacted replaces the value of a sensitive variable wherever it shows.
+const redacted = "(sensitive value)"
+
+// redact hides secrets in everything a result prints, diffs and JSON included.
+func (r *TaskResult) redact(secrets []string) {
+	for _, s := range secrets {
+		for _, field := range []*string{&r.Msg, &r.Error, &r.Diff, &r.Stdout, &r.Stderr} {
+			*field = strings.ReplaceAll(*field, s, redacted)
+		}
+	}
+}
+
 // registerValue is what `register = "name"` exposes to later expressions.
 func (r *TaskResult) registerValue() cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{

@@ -61,6 +61,7 @@ type executor struct {
 	registered map[string]cty.Value
 	shared     *tasks.Shared
 	recap      *Recap
+	secrets    []string // values of sensitive variables, never printed
 }
 
 // frame is what a step sees: its inherited tags and, inside a loop, each.
@@ -93,6 +94,7 @@ func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
 		pb: pb, opts: opts, printer: opts.Printer,
 		vars: vars, locals: locals, registered: map[string]cty.Value{},
 		shared: &tasks.Shared{}, recap: &Recap{started: time.Now(), Check: opts.Check},
+		secrets: pb.sensitiveValues(vars),
 	}
 	return ex, ex.preflight()
 }
@@ -450,6 +452,7 @@ func (ex *executor) fail(t *TaskDecl, r *TaskResult, f frame, err error, ignore 
 
 // finish records a result, registers it and prints it.
 func (ex *executor) finish(t *TaskDecl, r *TaskResult, f frame) {
+	r.redact(ex.secrets)
 	ex.recap.add(r)
 	if t.Register != "" {
 		ex.registered[t.Register] = r.registerValue()

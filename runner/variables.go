@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -201,4 +202,21 @@ func refsKnown(expr hcl.Expression, locals map[string]cty.Value) bool {
 		}
 	}
 	return true
+}
+
+// sensitiveValues lists the string forms of the sensitive variables' values,
+// longest first, so that output can hide them.
+func (pb *Playbook) sensitiveValues(values map[string]cty.Value) []string {
+	var out []string
+	for _, v := range pb.Variables {
+		val, ok := values[v.Name]
+		if !v.Sensitive || !ok || val.IsNull() || !val.IsKnown() {
+			continue
+		}
+		if s, err := convert.Convert(val, cty.String); err == nil && s.AsString() != "" {
+			out = append(out, s.AsString())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
 }
