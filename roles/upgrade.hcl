@@ -128,6 +128,19 @@ serial "replica" {
   }
 }
 
+# Every replica in service: a no-op after a clean upgrade, and what brings
+# the proxy back in line when an earlier run was interrupted mid-way.
+task "template" "all replicas in service" {
+  src  = "../templates/nginx.conf.tmpl"
+  dest = local.conf
+  vars = { down = [] }
+}
+task "proxy_reload" "all replicas in service" {
+  file    = local.compose
+  project = var.project
+  conf    = local.conf
+}
+
 task "template" "record release" {
   src  = "../templates/release.tmpl"
   dest = local.release
