@@ -37,7 +37,13 @@ import (
 //	  path      = "/ping"  # optional, default /ping
 //	  port      = 3000     # optional, default 3000
 //	  successes = 3        # optional, default 3
+//	  monitor   = "5s"     # optional: keep watching this long once ready
 //	}
+//
+// With monitor, a replica that turns unhealthy, stops answering /ping or
+// crashes within that period after it became ready still fails the task,
+// as Swarm's update monitor does: a release that dies a few seconds after
+// its first good health check is caught before it takes traffic.
 type WaitHealthy struct {
 	File      string `hcl:"file"`
 	Project   string `hcl:"project"`
@@ -46,6 +52,7 @@ type WaitHealthy struct {
 	Path      string `hcl:"path,optional"`
 	Port      int    `hcl:"port,optional"`
 	Successes int    `hcl:"successes,optional"`
+	Monitor   string `hcl:"monitor,optional"`
 }
 
 var _ Task = (*WaitHealthy)(nil)
@@ -59,6 +66,7 @@ func (t *WaitHealthy) DefaultTimeout() time.Duration { return 60 * time.Second }
 // waitSpec is WaitHealthy with its defaults applied.
 type waitSpec struct {
 	timeout, interval time.Duration
+	monitor           time.Duration
 	path              string
 	port, successes   int
 }
@@ -72,6 +80,11 @@ func (t *WaitHealthy) spec() (waitSpec, error) {
 	var err error
 	if s.interval, err = composeDuration(kind, "interval", t.Interval, 100*time.Millisecond); err != nil {
 		return s, err
+	}
+	if t.Monitor != "0s" && t.Monitor != "0" {
+		if s.monitor, err = composeDuration(kind, "monitor", t.Monitor, 0); err != nil {
+			return s, err
+		}
 	}
 	if s.path == "" {
 		s.path = "/ping"
@@ -134,7 +147,59 @@ func (t *WaitHealthy) Apply(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Msg: fmt.Sprintf("%s healthy after %s", t.Service, took.Round(time.Millisecond))}, nil
+	msg := fmt.Sprintf("%s healthy after %s", t.Service, took.Round(time.Millisecond))
+	if s.monitor > 0 {
+		if err := monitorReady(ctx, env, c, p.Name, t.Service, s); err != nil {
+			return Result{Msg: msg}, err
+		}
+		msg += fmt.Sprintf(", and for %s after", s.monitor)
+	}
+	return Result{Msg: msg}, nil
+}
+
+// monitorReady keeps checking a ready service for s.monitor: every interval
+// its container must still run, not be restarted, not be Docker-unhealthy,
+// and answer GET path with 200.
+func monitorReady(ctx context.Context, env *Env, c *docker.Client, project, service string, s waitSpec) error {
+	hc := &http.Client{
+		Transport: &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext},
+		Timeout:   max(2*time.Second, s.interval),
+	}
+	first, err := c.ContainerOf(ctx, project, service)
+	if err != nil {
+		return fmt.Errorf("wait_healthy: monitoring %s: %w", service, err)
+	}
+	start := time.Now()
+	tick := time.NewTicker(s.interval)
+	defer tick.Stop()
+	for time.Since(start) < s.monitor {
+		env.Progressf("monitoring %s: %s of %s", service, time.Since(start).Round(100*time.Millisecond), s.monitor)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait_healthy: monitoring %s: %w", service, ctx.Err())
+		case <-tick.C:
+		}
+		ctr, err := c.ContainerOf(ctx, project, service)
+		var problem string
+		switch {
+		case err != nil:
+			problem = err.Error()
+		case ctr.ID != first.ID || ctr.Restarts > first.Restarts || !ctr.Running:
+			problem = fmt.Sprintf("its container %s is %s (exit code %d, %d restarts)", ctr.Name, ctr.State, ctr.ExitCode, ctr.Restarts)
+		case ctr.Health == "unhealthy":
+			problem = "docker health unhealthy: " + ctr.HealthOutput
+		default:
+			url := "http://" + net.JoinHostPort(ctr.IP, strconv.Itoa(s.port)) + s.path
+			if err := waitProbe(ctx, hc, url); err != nil && ctx.Err() == nil {
+				problem = err.Error()
+			}
+		}
+		if problem != "" {
+			return fmt.Errorf("wait_healthy: %s was healthy, then failed %s into its %s monitor period: %s",
+				service, time.Since(start).Round(100*time.Millisecond), s.monitor, problem)
+		}
+	}
+	return nil
 }
 
 // waitReady polls until the service is ready, the deadline passes or its
