@@ -68,7 +68,7 @@ func stepsSchema(extraAttrs ...string) *hcl.BodySchema {
 
 var (
 	roleSchema   = withHandlers(stepsSchema("vars"))
-	groupSchema  = withRescue(stepsSchema("for_each", "when"))
+	groupSchema  = withRescue(stepsSchema("for_each", "when", "parallel", "pause"))
 	rescueSchema = stepsSchema()
 )
 
@@ -137,15 +137,19 @@ type Role struct {
 // Step is a *TaskDecl or a *Group.
 type Step interface{ stepRange() hcl.Range }
 
-// Group is a `block` (optionally looped) or a `serial` (one item at a time,
-// in order); tags and when are inherited by what is inside. A rescue list
-// runs when a step inside fails, as Ansible's block/rescue.
+// Group is a `block` (optionally looped, its items in order or, with
+// parallel = true, all at once) or a `serial` (one item at a time, in order,
+// with an optional pause between two); tags and when are inherited by what is
+// inside. A rescue list runs when a step inside fails, as Ansible's
+// block/rescue.
 type Group struct {
 	Kind      string // blockBlock or blockSerial
 	Name      string
 	Tags      []string
 	ForEach   hcl.Expression
 	When      hcl.Expression
+	Parallel  hcl.Expression // a block's items all at once instead of in order
+	Pause     hcl.Expression // a serial's wait between two items
 	Steps     []Step
 	Rescue    []Step
 	DeclRange hcl.Range
@@ -429,6 +433,20 @@ func decodeGroup(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 	}
 	if a, ok := content.Attributes["when"]; ok {
 		g.When = a.Expr
+	}
+	if a, ok := content.Attributes["parallel"]; ok {
+		g.Parallel = a.Expr
+		if g.Kind == blockSerial || g.ForEach == nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "parallel needs a looped block",
+				Detail:   "parallel = true runs the items of a block's for_each at once; a serial runs them one at a time by definition.",
+				Subject:  a.NameRange.Ptr(),
+			})
+		}
+	}
+	if a, ok := content.Attributes["pause"]; ok {
+		g.Pause = a.Expr
 	}
 	if g.Kind == blockSerial && g.ForEach == nil {
 		diags = append(diags, &hcl.Diagnostic{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -53,6 +54,7 @@ func Run(ctx context.Context, pb *Playbook, opts Options) (*Recap, hcl.Diagnosti
 }
 
 type executor struct {
+	mu         sync.Mutex // guards registered, recap and notified: parallel blocks
 	pb         *Playbook
 	opts       Options
 	printer    Printer
@@ -243,30 +245,83 @@ func (ex *executor) runGroup(ctx context.Context, g *Group, f frame) error {
 			return err
 		}
 	}
-	for _, each := range items {
+	parallel, err := ex.boolAttr(g.Parallel, ex.evalContext(f), false)
+	if err != nil {
+		return err
+	}
+	pause, err := durationAttr(g.Pause, ex.evalContext(f), 0)
+	if err != nil {
+		return err
+	}
+	if parallel {
+		return ex.runParallel(ctx, g, f, items)
+	}
+	for i, each := range items {
+		if i > 0 && pause > 0 {
+			ex.printer.Note(fmt.Sprintf("%s %q: pausing %s before the next item", g.Kind, g.Name, pause))
+			if err := sleepCtx(ctx, pause); err != nil {
+				return err
+			}
+		}
 		inner := f
 		if each != cty.NilVal {
 			inner.each = each
 		}
-		if g.When != nil {
-			ok, diags := truthy(g.When, ex.evalContext(inner), "when")
-			if diags.HasErrors() {
-				return diagError(diags)
-			}
-			if !ok {
-				ex.skipAll(g.Steps, inner)
-				continue
-			}
+		if err := ex.runItem(ctx, g, inner); errors.Is(err, errRescued) {
+			return nil
+		} else if err != nil {
+			return err
 		}
-		err := ex.runSteps(ctx, g.Steps, inner)
-		var failed *TaskFailedError
-		if err != nil && len(g.Rescue) > 0 && errors.As(err, &failed) {
-			ex.printer.Note(fmt.Sprintf("%s %q failed: running its rescue", g.Kind, g.Name))
-			// A rescued group, as in Ansible, is not a failure; its loop stops
-			// at the failed item and the run goes on after the group.
-			return ex.runSteps(ctx, g.Rescue, inner)
+	}
+	return nil
+}
+
+// runItem runs a group's steps for one item, and its rescue on failure.
+func (ex *executor) runItem(ctx context.Context, g *Group, f frame) error {
+	if g.When != nil {
+		ok, diags := truthy(g.When, ex.evalContext(f), "when")
+		if diags.HasErrors() {
+			return diagError(diags)
 		}
-		if err != nil {
+		if !ok {
+			ex.skipAll(g.Steps, f)
+			return nil
+		}
+	}
+	err := ex.runSteps(ctx, g.Steps, f)
+	var failed *TaskFailedError
+	if err != nil && len(g.Rescue) > 0 && errors.As(err, &failed) {
+		ex.printer.Note(fmt.Sprintf("%s %q failed: running its rescue", g.Kind, g.Name))
+		// A rescued group, as in Ansible, is not a failure; its loop stops
+		// at the failed item and the run goes on after the group.
+		if rerr := ex.runSteps(ctx, g.Rescue, f); rerr != nil {
+			return rerr
+		}
+		return errRescued
+	}
+	return err
+}
+
+// errRescued ends a group's loop after its rescue ran; the run goes on.
+var errRescued = errors.New("rescued")
+
+// runParallel runs every item of a block at once and waits for all; the
+// first failure is the block's.
+func (ex *executor) runParallel(ctx context.Context, g *Group, f frame, items []cty.Value) error {
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, each := range items {
+		inner := f
+		inner.each = each
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = ex.runItem(ctx, g, inner)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, errRescued) {
 			return err
 		}
 	}
@@ -402,9 +457,11 @@ func (ex *executor) runTask(ctx context.Context, t *TaskDecl, f frame) error {
 	r.Status = StatusOK
 	if res.Changed {
 		r.Status = StatusChanged
+		ex.mu.Lock()
 		for _, h := range t.Notify {
 			f.notified[h] = true
 		}
+		ex.mu.Unlock()
 	}
 	ex.finish(t, r, f)
 	return nil
@@ -426,10 +483,13 @@ func (ex *executor) attempt(ctx context.Context, task tasks.Task, env *tasks.Env
 // flush runs the notified handlers of the role, in the order declared.
 func (ex *executor) flush(ctx context.Context, f frame) error {
 	for _, h := range f.handlers {
-		if !f.notified[h.Name] {
+		ex.mu.Lock()
+		notified := f.notified[h.Name]
+		delete(f.notified, h.Name)
+		ex.mu.Unlock()
+		if !notified {
 			continue
 		}
-		delete(f.notified, h.Name)
 		if err := ex.runTask(ctx, h, f); err != nil {
 			return err
 		}
@@ -453,10 +513,12 @@ func (ex *executor) fail(t *TaskDecl, r *TaskResult, f frame, err error, ignore 
 // finish records a result, registers it and prints it.
 func (ex *executor) finish(t *TaskDecl, r *TaskResult, f frame) {
 	r.redact(ex.secrets)
+	ex.mu.Lock()
 	ex.recap.add(r)
 	if t.Register != "" {
 		ex.registered[t.Register] = r.registerValue()
 	}
+	ex.mu.Unlock()
 	ex.printer.TaskDone(r, ex.opts.Diff)
 }
 
@@ -497,10 +559,12 @@ func (ex *executor) env(t *TaskDecl, f frame) *tasks.Env {
 }
 
 func (ex *executor) evalContext(f frame) *hcl.EvalContext {
+	ex.mu.Lock()
 	vars := make(map[string]cty.Value, len(ex.registered)+3)
 	for k, v := range ex.registered {
 		vars[k] = v
 	}
+	ex.mu.Unlock()
 	vars["var"] = objectOf(ex.vars)
 	vars["local"] = objectOf(f.locals)
 	if f.each != cty.NilVal {

@@ -122,6 +122,8 @@ func (n scopeNames) checkSteps(steps []Step, handlers map[string]bool, handlerNa
 			inner := n
 			inner.inLoop = n.inLoop || s.ForEach != nil
 			diags = append(diags, inner.checkRefs(s.When)...)
+			diags = append(diags, n.checkRefs(s.Parallel)...)
+			diags = append(diags, n.checkRefs(s.Pause)...)
 			diags = append(diags, inner.checkSteps(s.Steps, handlers, handlerNames)...)
 			diags = append(diags, inner.checkSteps(s.Rescue, handlers, handlerNames)...)
 		}

@@ -2,7 +2,9 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 )
 
 // ComposeOutdated tells whether a service must be recreated to match the
@@ -15,14 +17,15 @@ import (
 //	task "compose_outdated" "is app_1 outdated" {
 //	  file     = "../compose.yaml"
 //	  project  = var.project
-//	  service  = "app_1"
-//	  register = "app_1_outdated"
+//	  service  = "app_1"          # or services = ["app_1", "app_2"]: changed
+//	  register = "app_1_outdated" # when any of them is outdated
 //	}
 //	# later: when = app_1_outdated.changed
 type ComposeOutdated struct {
-	File    string `hcl:"file"`
-	Project string `hcl:"project"`
-	Service string `hcl:"service"`
+	File     string   `hcl:"file"`
+	Project  string   `hcl:"project"`
+	Service  string   `hcl:"service,optional"`
+	Services []string `hcl:"services,optional"`
 }
 
 var _ Task = (*ComposeOutdated)(nil)
@@ -34,24 +37,46 @@ func (t *ComposeOutdated) Check(ctx context.Context, env *Env) (Result, error) {
 	return t.Apply(ctx, env)
 }
 
-// Apply reports whether the service is outdated.
+// names is service, or services: exactly one of them.
+func (t *ComposeOutdated) names() ([]string, error) {
+	switch {
+	case t.Service != "" && len(t.Services) > 0:
+		return nil, errors.New("compose_outdated: give service or services, not both")
+	case t.Service != "":
+		return []string{t.Service}, nil
+	case len(t.Services) > 0:
+		return t.Services, nil
+	}
+	return nil, errors.New("compose_outdated: give service = \"NAME\" or services = [\"NAME\", ...]")
+}
+
+// Apply reports whether any of the services is outdated.
 func (t *ComposeOutdated) Apply(ctx context.Context, env *Env) (Result, error) {
-	if err := composeRequire("compose_outdated", "service", t.Service); err != nil {
+	names, err := t.names()
+	if err != nil {
 		return Result{}, err
 	}
 	c, p, err := loadCompose(ctx, env, "compose_outdated", t.File, t.Project)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := composeService("compose_outdated", p, t.Service); err != nil {
-		return Result{}, err
+	var outdated, current []string
+	for _, name := range names {
+		if err := composeService("compose_outdated", p, name); err != nil {
+			return Result{}, err
+		}
+		out, why, err := c.Outdated(ctx, p, name)
+		if err != nil {
+			return Result{}, fmt.Errorf("compose_outdated: %w", err)
+		}
+		if out {
+			outdated = append(outdated, name+" outdated: "+why)
+		} else {
+			current = append(current, name+" "+why)
+		}
 	}
-	out, why, err := c.Outdated(ctx, p, t.Service)
-	if err != nil {
-		return Result{}, fmt.Errorf("compose_outdated: %w", err)
+	if len(outdated) > 0 {
+		return Result{Changed: true, Msg: strings.Join(outdated, "; ")}, nil
 	}
-	if out {
-		return Result{Changed: true, Msg: t.Service + " outdated: " + why}, nil
-	}
-	return Result{Msg: t.Service + " " + why}, nil
+	return Result{Msg: strings.Join(current, "; ")}, nil
 }
