@@ -113,3 +113,16 @@ func composeBound(ctx context.Context, def time.Duration) time.Duration {
 
 // composeNoContainer tells a service without container from other errors.
 func composeNoContainer(err error) bool { return errors.Is(err, docker.ErrNoContainer) }
+
+// composeNames is a kind's `service` or `services`: exactly one of them.
+func composeNames(kind, service string, services []string) ([]string, error) {
+	switch {
+	case service != "" && len(services) > 0:
+		return nil, fmt.Errorf("%s: give service or services, not both", kind)
+	case service != "":
+		return []string{service}, nil
+	case len(services) > 0:
+		return services, nil
+	}
+	return nil, fmt.Errorf("%s: give service = \"NAME\" or services = [\"NAME\", ...]", kind)
+}

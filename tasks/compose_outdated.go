@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -39,15 +38,7 @@ func (t *ComposeOutdated) Check(ctx context.Context, env *Env) (Result, error) {
 
 // names is service, or services: exactly one of them.
 func (t *ComposeOutdated) names() ([]string, error) {
-	switch {
-	case t.Service != "" && len(t.Services) > 0:
-		return nil, errors.New("compose_outdated: give service or services, not both")
-	case t.Service != "":
-		return []string{t.Service}, nil
-	case len(t.Services) > 0:
-		return t.Services, nil
-	}
-	return nil, errors.New("compose_outdated: give service = \"NAME\" or services = [\"NAME\", ...]")
+	return composeNames("compose_outdated", t.Service, t.Services)
 }
 
 // Apply reports whether any of the services is outdated.

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// ComposeRecreate stops one service's container, honouring its
+// ComposeRecreate stops a service's container (or a batch's, at once), honouring its
 // stop_grace_period (SIGTERM, then SIGKILL after the grace period), and
 // replaces it with a new container from the compose file, without touching
 // its dependencies nor the services that depend on it (like `docker compose
@@ -21,65 +21,82 @@ import (
 //	task "compose_recreate" "upgrade app_1" {
 //	  file    = "../compose.yaml"
 //	  project = var.project
-//	  service = "app_1"
-//	  force   = false   # optional: recreate even when up to date
+//	  service = "app_1"   # or services = ["app_1", "app_2"]: a batch, at once
+//	  force   = false     # optional: recreate even when up to date
 //	}
 type ComposeRecreate struct {
-	File    string `hcl:"file"`
-	Project string `hcl:"project"`
-	Service string `hcl:"service"`
-	Force   bool   `hcl:"force,optional"`
+	File     string   `hcl:"file"`
+	Project  string   `hcl:"project"`
+	Service  string   `hcl:"service,optional"`
+	Services []string `hcl:"services,optional"`
+	Force    bool     `hcl:"force,optional"`
 }
 
 var _ Task = (*ComposeRecreate)(nil)
 
 func init() { Register("compose_recreate", func() Task { return &ComposeRecreate{} }) }
 
-// Check reports whether Apply would recreate, and why.
-func (t *ComposeRecreate) Check(ctx context.Context, env *Env) (Result, error) {
-	if err := composeRequire("compose_recreate", "service", t.Service); err != nil {
-		return Result{}, err
-	}
-	c, p, err := loadCompose(ctx, env, "compose_recreate", t.File, t.Project)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := composeService("compose_recreate", p, t.Service); err != nil {
-		return Result{}, err
-	}
-	out, why, err := c.Outdated(ctx, p, t.Service)
-	if err != nil {
-		return Result{}, fmt.Errorf("compose_recreate: %w", err)
-	}
-	switch {
-	case out:
-		return Result{Changed: true, Msg: "would recreate " + t.Service + ": " + why}, nil
-	case t.Force:
-		return Result{Changed: true, Msg: "would recreate " + t.Service + " (force; " + why + ")"}, nil
-	}
-	return Result{Msg: t.Service + " " + why}, nil
+// names is service, or services: exactly one of them.
+func (t *ComposeRecreate) names() ([]string, error) {
+	return composeNames("compose_recreate", t.Service, t.Services)
 }
 
-// Apply recreates the service when outdated (or forced).
-func (t *ComposeRecreate) Apply(ctx context.Context, env *Env) (Result, error) {
-	if err := composeRequire("compose_recreate", "service", t.Service); err != nil {
+// Check reports whether Apply would recreate, and why.
+func (t *ComposeRecreate) Check(ctx context.Context, env *Env) (Result, error) {
+	names, err := t.names()
+	if err != nil {
 		return Result{}, err
 	}
 	c, p, err := loadCompose(ctx, env, "compose_recreate", t.File, t.Project)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := composeService("compose_recreate", p, t.Service); err != nil {
+	var would, current []string
+	for _, name := range names {
+		if err := composeService("compose_recreate", p, name); err != nil {
+			return Result{}, err
+		}
+		out, why, err := c.Outdated(ctx, p, name)
+		if err != nil {
+			return Result{}, fmt.Errorf("compose_recreate: %w", err)
+		}
+		switch {
+		case out:
+			would = append(would, name+": "+why)
+		case t.Force:
+			would = append(would, name+" (force; "+why+")")
+		default:
+			current = append(current, name+" "+why)
+		}
+	}
+	if len(would) > 0 {
+		return Result{Changed: true, Msg: "would recreate " + strings.Join(would, "; ")}, nil
+	}
+	return Result{Msg: strings.Join(current, "; ")}, nil
+}
+
+// Apply recreates the services that are outdated (or all, forced), at once.
+func (t *ComposeRecreate) Apply(ctx context.Context, env *Env) (Result, error) {
+	names, err := t.names()
+	if err != nil {
 		return Result{}, err
 	}
-	res, err := c.Recreate(composeProgress(ctx, env), p, t.Service, t.Force)
+	c, p, err := loadCompose(ctx, env, "compose_recreate", t.File, t.Project)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, name := range names {
+		if err := composeService("compose_recreate", p, name); err != nil {
+			return Result{}, err
+		}
+	}
+	res, err := c.Recreate(composeProgress(ctx, env), p, names, t.Force)
 	if err != nil {
 		return Result{Changed: len(res.Steps) > 0, Msg: strings.Join(res.Steps, "; ")},
-			fmt.Errorf("compose_recreate: %w (see `docker ps -a --filter label=com.docker.compose.service=%s` and its logs)", err, t.Service)
+			fmt.Errorf("compose_recreate: %w (see `docker ps -a --filter label=com.docker.compose.project=%s` and the containers' logs)", err, p.Name)
 	}
 	if !res.Changed {
-		return Result{Msg: t.Service + " up to date"}, nil
+		return Result{Msg: strings.Join(names, ", ") + " up to date"}, nil
 	}
-	return Result{Changed: true, Msg: t.Service + " recreated (" + res.Reasons[t.Service] + ")",
-		Diff: strings.Join(res.Steps, "\n") + "\n"}, nil
+	return Result{Changed: true, Msg: "recreated " + res.Summary(), Diff: strings.Join(res.Steps, "\n") + "\n"}, nil
 }

@@ -116,6 +116,7 @@ func (s *Shared) Docker(ctx context.Context) (*docker.Client, error) {
 
 // Close releases what the run opened.
 func (s *Shared) Close() error {
+	s.releaseLocks()
 	if s.docker != nil {
 		return s.docker.Close()
 	}

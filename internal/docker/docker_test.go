@@ -340,7 +340,7 @@ func TestUpOutdatedRecreateExec(t *testing.T) {
 	}
 
 	start = time.Now()
-	res, err = c.Recreate(ctx, p2, "app_1", false)
+	res, err = c.Recreate(ctx, p2, []string{"app_1"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestUpOutdatedRecreateExec(t *testing.T) {
 	if ctr.ID == ids["app_1"] || ctr.Image != "zdplay-test/tiny:2" {
 		t.Errorf("app_1 not recreated: %+v", ctr)
 	}
-	if res, err := c.Recreate(ctx, p2, "app_1", false); err != nil || res.Changed {
+	if res, err := c.Recreate(ctx, p2, []string{"app_1"}, false); err != nil || res.Changed {
 		t.Errorf("recreate again: %+v %v", res, err)
 	}
 	if res, err := c.Up(ctx, p2); err != nil || res.Changed {
@@ -401,7 +401,7 @@ func TestUpOutdatedRecreateExec(t *testing.T) {
 	}
 
 	// force recreates even when up to date
-	if res, err := c.Recreate(ctx, p2, "app_2", true); err != nil || !res.Changed || res.Reasons["app_2"] != "forced" {
+	if res, err := c.Recreate(ctx, p2, []string{"app_2"}, true); err != nil || !res.Changed || res.Reasons["app_2"] != "forced" {
 		t.Errorf("forced recreate: %+v %v", res, err)
 	}
 }

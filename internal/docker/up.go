@@ -105,43 +105,54 @@ func (c *Client) Up(ctx context.Context, project *types.Project, services ...str
 	return plan, nil
 }
 
-// Recreate stops a service's container (honouring the service's
-// stop_grace_period; the engine's 10s default when unset) and replaces it
-// with a new one from the file, leaving its dependencies (and the services
-// that depend on it) alone, like `docker compose up -d --no-deps
-// --force-recreate SERVICE`. Unless force, it does nothing (Changed=false)
-// when the service is not Outdated. Anonymous volumes are inherited.
-func (c *Client) Recreate(ctx context.Context, project *types.Project, serviceName string, force bool) (UpResult, error) {
-	svc, err := service(project, serviceName)
-	if err != nil {
-		return UpResult{}, err
+// Recreate stops the containers of services (honouring each service's
+// stop_grace_period, the longest for all; the engine's 10s default when
+// unset) and replaces them with new ones from the file, in one Compose call
+// so that a batch is recreated at once, leaving their dependencies (and the
+// services that depend on them) alone, like `docker compose up -d --no-deps
+// --force-recreate SERVICE...`. Unless force, only the Outdated ones are
+// recreated, and nothing happens (Changed=false) when none is. Anonymous
+// volumes are inherited.
+func (c *Client) Recreate(ctx context.Context, project *types.Project, services []string, force bool) (UpResult, error) {
+	res := UpResult{Reasons: map[string]string{}}
+	var targets []string
+	var timeout *time.Duration
+	for _, name := range services {
+		svc, err := service(project, name)
+		if err != nil {
+			return UpResult{}, err
+		}
+		out, why, err := c.Outdated(ctx, project, name)
+		if err != nil {
+			return UpResult{}, err
+		}
+		if !out && !force {
+			continue
+		}
+		if !out {
+			why = "forced"
+		}
+		res.Reasons[name] = why
+		targets = append(targets, name)
+		if svc.StopGracePeriod != nil && (timeout == nil || time.Duration(*svc.StopGracePeriod) > *timeout) {
+			d := time.Duration(*svc.StopGracePeriod)
+			timeout = &d
+		}
 	}
-	out, why, err := c.Outdated(ctx, project, serviceName)
-	if err != nil {
-		return UpResult{}, err
+	if len(targets) == 0 {
+		return res, nil
 	}
-	if !out && !force {
-		return UpResult{Reasons: map[string]string{}}, nil
-	}
-	if !out {
-		why = "forced"
-	}
-	res := UpResult{Changed: true, Reasons: map[string]string{serviceName: why}}
-	narrowed, _, err := selectServices(project, []string{serviceName}, true)
+	res.Changed = true
+	narrowed, _, err := selectServices(project, targets, true)
 	if err != nil {
 		return UpResult{}, err
 	}
 	if err := c.CheckImages(ctx, narrowed); err != nil {
 		return UpResult{}, err
 	}
-	var timeout *time.Duration
-	if svc.StopGracePeriod != nil {
-		d := time.Duration(*svc.StopGracePeriod)
-		timeout = &d
-	}
-	res.Steps, err = c.runUp(ctx, narrowed, upOptions(narrowed, []string{serviceName}, timeout))
+	res.Steps, err = c.runUp(ctx, narrowed, upOptions(narrowed, targets, timeout))
 	if err != nil {
-		return res, fmt.Errorf("recreating %s in project %s: %w", serviceName, project.Name, err)
+		return res, fmt.Errorf("recreating %s in project %s: %w", strings.Join(targets, ", "), project.Name, err)
 	}
 	return res, nil
 }

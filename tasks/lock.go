@@ -1,0 +1,382 @@
+package tasks
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Lock makes sure that only one run at a time changes what the lock file
+// guards (a deployment's directory and its compose project): it takes an
+// exclusive flock(2) on path, held until the run ends, so a second run that
+// reaches the task fails at once, naming the holder, instead of draining and
+// recreating replicas under the first one's feet.
+//
+// What it changes: it creates path (and its directory) when missing and
+// writes the holder into it: pid, command line, start time and host, which
+// is what the refused run reports. The lock is released, and the file
+// emptied, when the run ends; the kernel releases it too when the process
+// dies (kill -9, a crash), so a killed run never leaves a stale lock behind
+// and a re-run simply takes it. Taking the same path again in the same run
+// is a no-op.
+//
+// When changed: never (ok); a lock held by another process is a failure.
+//
+// Check (--check) writes nothing: it takes a shared lock on the file when it
+// exists, so concurrent --check runs do not block each other, while a
+// --check during a run that holds the lock fails the same way (and a run
+// started during a --check waits for it by failing, as it would for any
+// holder). With no file yet, no run holds it: Check reports it free.
+//
+//	task "lock" "project" {
+//	  path = "${local.dir}/.zdplay.lock"   # relative to the working directory
+//	}
+type Lock struct {
+	Path string `hcl:"path"`
+}
+
+var _ Task = (*Lock)(nil)
+var _ Validator = (*Lock)(nil)
+
+func init() { Register("lock", func() Task { return &Lock{} }) }
+
+// Validate checks the attributes before the run starts.
+func (t *Lock) Validate(*Env) error {
+	return composeRequire("lock", "path", t.Path)
+}
+
+// Check takes a shared lock on an existing lock file, writing nothing.
+func (t *Lock) Check(ctx context.Context, env *Env) (Result, error) {
+	if err := t.prepare(env); err != nil {
+		return Result{}, err
+	}
+	if held, ok := env.Shared.heldLock(t.Path); ok {
+		return Result{Msg: "already held by this run since " + held.since.Format("15:04:05")}, nil
+	}
+	f, err := os.OpenFile(t.Path, os.O_RDONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return Result{Msg: "would lock " + t.Path + " (no run holds it: the file does not exist yet)"}, nil
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("lock: %w", err)
+	}
+	if err := lockFile(f, t.Path, syscall.LOCK_SH); err != nil {
+		f.Close()
+		return Result{}, err
+	}
+	env.Shared.keepLock(t.Path, &lockHeld{f: f, since: time.Now()})
+	return Result{Msg: "would lock " + t.Path + " (free; held shared until this --check ends)"}, nil
+}
+
+// Apply takes the exclusive lock and records the holder in the file.
+func (t *Lock) Apply(ctx context.Context, env *Env) (Result, error) {
+	if err := t.prepare(env); err != nil {
+		return Result{}, err
+	}
+	if held, ok := env.Shared.heldLock(t.Path); ok {
+		return Result{Msg: "already held by this run since " + held.since.Format("15:04:05")}, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(t.Path), 0o755); err != nil {
+		return Result{}, fmt.Errorf("lock: %w", err)
+	}
+	// The file may be removed (a teardown removes its directory) or replaced
+	// between open and flock: then the lock guards nothing, so start again.
+	for attempt := 0; ; attempt++ {
+		f, err := os.OpenFile(t.Path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return Result{}, fmt.Errorf("lock: %w", err)
+		}
+		if err := lockFile(f, t.Path, syscall.LOCK_EX); err != nil {
+			f.Close()
+			return Result{}, err
+		}
+		if !stillAt(f, t.Path) && attempt < 5 {
+			f.Close()
+			continue
+		}
+		h := lockHeld{f: f, since: time.Now(), exclusive: true}
+		if err := h.record(); err != nil {
+			f.Close()
+			return Result{}, fmt.Errorf("lock: recording the holder in %s: %w", t.Path, err)
+		}
+		env.Shared.keepLock(t.Path, &h)
+		return Result{Msg: fmt.Sprintf("locked %s (pid %d)", t.Path, os.Getpid())}, nil
+	}
+}
+
+func (t *Lock) prepare(env *Env) error {
+	if err := t.Validate(env); err != nil {
+		return err
+	}
+	if env == nil || env.Shared == nil {
+		return errors.New("lock: no shared run state (Env.Shared is nil): the runner must set it")
+	}
+	return nil
+}
+
+// lockFile flocks f without waiting; when another process holds the lock the
+// error names it.
+func lockFile(f *os.File, path string, how int) error {
+	err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return fmt.Errorf("lock: %s is locked by %s; wait for it or, if that process is gone, re-run: the lock is released when a process dies",
+			path, describeHolder(f, path))
+	}
+	return fmt.Errorf("lock: flock %s: %w", path, err)
+}
+
+// stillAt reports whether path still names the file f has open.
+func stillAt(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+// lockHeld is a lock the run holds: the open file keeps it.
+type lockHeld struct {
+	f         *os.File
+	since     time.Time
+	exclusive bool
+}
+
+// record writes the holder into the lock file.
+func (h *lockHeld) record() error {
+	host, _ := os.Hostname()
+	content := fmt.Sprintf("pid: %d\ncommand: %s\nstarted: %s\nhost: %s\n",
+		os.Getpid(), commandLine(os.Args), h.since.Format(time.RFC3339), host)
+	if err := h.f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := h.f.WriteAt([]byte(content), 0)
+	return err
+}
+
+// release empties a file the run wrote its holder into, then closes it,
+// which releases the lock.
+func (h *lockHeld) release() {
+	if h.exclusive {
+		_ = h.f.Truncate(0)
+	}
+	_ = h.f.Close()
+}
+
+// The locks each run (each Shared) holds, by absolute path. Shared's own
+// fields live in task.go; this registry keeps the lock kind in its file.
+var runLocks = struct {
+	sync.Mutex
+	held map[*Shared]map[string]*lockHeld
+}{held: map[*Shared]map[string]*lockHeld{}}
+
+func (s *Shared) heldLock(path string) (*lockHeld, bool) {
+	runLocks.Lock()
+	defer runLocks.Unlock()
+	h, ok := runLocks.held[s][stageKey(path)]
+	return h, ok
+}
+
+func (s *Shared) keepLock(path string, h *lockHeld) {
+	runLocks.Lock()
+	defer runLocks.Unlock()
+	if runLocks.held[s] == nil {
+		runLocks.held[s] = map[string]*lockHeld{}
+	}
+	runLocks.held[s][stageKey(path)] = h
+}
+
+// releaseLocks releases every lock the run took; Shared.Close calls it.
+func (s *Shared) releaseLocks() {
+	runLocks.Lock()
+	held := runLocks.held[s]
+	delete(runLocks.held, s)
+	runLocks.Unlock()
+	for _, h := range held {
+		h.release()
+	}
+}
+
+// lockHolder is who holds a lock, as far as can be told.
+type lockHolder struct {
+	pid     int
+	command string
+	started time.Time
+	host    string
+}
+
+// describeHolder names the process holding the lock on f: the kernel's lock
+// table (/proc/locks) says which pid holds it, even a --check run or a run
+// that has not written the file yet; the file says what the run wrote.
+func describeHolder(f *os.File, path string) string {
+	recorded := readHolder(path)
+	pids := lockPids(f)
+	h := recorded
+	if len(pids) > 0 && !containsPid(pids, recorded.pid) {
+		h = procHolder(pids[0])
+	}
+	if h.pid == 0 {
+		return "another process (" + path + " does not say which)"
+	}
+	s := "pid " + strconv.Itoa(h.pid)
+	if host, _ := os.Hostname(); h.host != "" && h.host != host {
+		s += " on host " + h.host
+	}
+	if h.command != "" {
+		s += " (" + h.command + ")"
+	}
+	if !h.started.IsZero() {
+		s += " since " + clockTime(h.started)
+	}
+	return s
+}
+
+func containsPid(pids []int, pid int) bool {
+	for _, p := range pids {
+		if p == pid && pid != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// clockTime is "12:01:02" today, else "2006-01-02 12:01:02".
+func clockTime(t time.Time) string {
+	t = t.Local()
+	if y, m, d := t.Date(); y == time.Now().Year() && m == time.Now().Month() && d == time.Now().Day() {
+		return t.Format("15:04:05")
+	}
+	return t.Format("2006-01-02 15:04:05")
+}
+
+// readHolder parses what record wrote.
+func readHolder(path string) lockHolder {
+	var h lockHolder
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return h
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ": ")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "pid":
+			h.pid, _ = strconv.Atoi(v)
+		case "command":
+			h.command = v
+		case "started":
+			h.started, _ = time.Parse(time.RFC3339, v)
+		case "host":
+			h.host = v
+		}
+	}
+	return h
+}
+
+// lockPids lists the pids the kernel says hold a flock on f's file (Linux
+// /proc/locks; nil elsewhere or when the holder is in another pid namespace).
+func lockPids(f *os.File) []int {
+	info, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	dev := uint64(st.Dev)
+	major := (dev>>8)&0xfff | (dev>>32)&^uint64(0xfff)
+	minor := dev&0xff | (dev>>12)&^uint64(0xff)
+	want := fmt.Sprintf("%02x:%02x:%d", major, minor, st.Ino)
+	data, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, line := range strings.Split(string(data), "\n") {
+		// 3: FLOCK  ADVISORY  WRITE 1452 fe:00:762143 0 EOF
+		fs := strings.Fields(line)
+		if len(fs) < 6 || fs[1] != "FLOCK" || fs[5] != want {
+			continue // waiters ("3: -> FLOCK ...") and other files
+		}
+		if pid, err := strconv.Atoi(fs[4]); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// procHolder describes a process from /proc.
+func procHolder(pid int) lockHolder {
+	h := lockHolder{pid: pid}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+		h.command = commandLine(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"))
+	}
+	h.started = procStart(pid)
+	return h
+}
+
+// procStart is when a process started: its start time in clock ticks after
+// boot (/proc/PID/stat field 22, USER_HZ = 100 on Linux) plus the boot time.
+func procStart(pid int) time.Time {
+	stat, err1 := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	sys, err2 := os.ReadFile("/proc/stat")
+	if err1 != nil || err2 != nil {
+		return time.Time{}
+	}
+	// The command (field 2) may hold spaces: count fields after its ')'.
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return time.Time{}
+	}
+	fs := strings.Fields(string(stat)[i+1:])
+	if len(fs) < 20 {
+		return time.Time{}
+	}
+	ticks, err := strconv.ParseInt(fs[19], 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	for _, line := range strings.Split(string(sys), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}
+			}
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * (time.Second / 100))
+		}
+	}
+	return time.Time{}
+}
+
+// commandLine is argv as a shell would read it, the program by its base name.
+func commandLine(argv []string) string {
+	parts := make([]string, len(argv))
+	for i, a := range argv {
+		if i == 0 {
+			a = filepath.Base(a)
+		}
+		parts[i] = shellQuote(a)
+	}
+	return strings.Join(parts, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,181 @@
+package tasks
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func lockEnv() *Env { return &Env{Shared: &Shared{}} }
+
+func TestLockRefusesASecondRunNamingTheHolder(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "deploy", "sub", ".zdplay.lock") // directories created
+	lock := &Lock{Path: path}
+	first, second := lockEnv(), lockEnv()
+
+	r, err := lock.Apply(ctx, first)
+	if err != nil || r.Changed {
+		t.Fatalf("first run: %+v %v, want ok (never changed)", r, err)
+	}
+	content, _ := os.ReadFile(path)
+	host, _ := os.Hostname()
+	for _, want := range []string{fmt.Sprintf("pid: %d\n", os.Getpid()), "command: " + filepath.Base(os.Args[0]), "started: ", "host: " + host + "\n"} {
+		if !strings.Contains(string(content), want) {
+			t.Errorf("lock file lacks %q:\n%s", want, content)
+		}
+	}
+
+	// Taking it again in the same run is a no-op.
+	if r, err := lock.Apply(ctx, first); err != nil || r.Changed || !strings.Contains(r.Msg, "already held by this run") {
+		t.Fatalf("re-acquire in the same run: %+v %v", r, err)
+	}
+
+	start := time.Now()
+	_, err = lock.Apply(ctx, second)
+	if err == nil {
+		t.Fatal("a second run took a held lock")
+	}
+	want := fmt.Sprintf("locked by pid %d (%s", os.Getpid(), filepath.Base(os.Args[0]))
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ") since ") ||
+		!strings.Contains(err.Error(), "the lock is released when a process dies") {
+		t.Fatalf("err = %v, want it to name the holder (%q) and say what to do", err, want)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("refusal took %s, want at once", d)
+	}
+	// A --check during the run is refused too.
+	if _, err := lock.Check(ctx, lockEnv()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("--check during a run: err = %v, want %q", err, want)
+	}
+
+	// The end of the run releases it and empties the file.
+	if err := first.Shared.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if content, _ := os.ReadFile(path); len(content) != 0 {
+		t.Fatalf("released lock file still says %q", content)
+	}
+	if _, err := lock.Apply(ctx, second); err != nil {
+		t.Fatalf("after the first run ended: %v", err)
+	}
+	second.Shared.Close()
+}
+
+func TestLockCheckModeIsSharedAndWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "deploy")
+	lock := &Lock{Path: filepath.Join(dir, ".zdplay.lock")}
+
+	// No file yet: free, and nothing is created.
+	r, err := lock.Check(ctx, lockEnv())
+	if err != nil || r.Changed || !strings.Contains(r.Msg, "would lock") {
+		t.Fatalf("check without a file: %+v %v", r, err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("--check created %s", dir)
+	}
+
+	run := lockEnv()
+	if _, err := lock.Apply(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	run.Shared.Close()
+
+	// Two concurrent --check runs do not block each other...
+	c1, c2 := lockEnv(), lockEnv()
+	for _, c := range []*Env{c1, c2} {
+		if r, err := lock.Check(ctx, c); err != nil || r.Changed {
+			t.Fatalf("concurrent --check: %+v %v", r, err)
+		}
+	}
+	if content, _ := os.ReadFile(lock.Path); len(content) != 0 {
+		t.Fatalf("--check wrote %q", content)
+	}
+	// ...but a run started during one is refused, naming it.
+	_, err = lock.Apply(ctx, lockEnv())
+	if want := fmt.Sprintf("locked by pid %d", os.Getpid()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("run during --check: err = %v, want %q", err, want)
+	}
+	c1.Shared.Close()
+	c2.Shared.Close()
+	other := lockEnv()
+	if _, err := lock.Apply(ctx, other); err != nil {
+		t.Fatalf("after the checks ended: %v", err)
+	}
+	other.Shared.Close()
+}
+
+func TestLockValidatesAndIsRegistered(t *testing.T) {
+	if err := (&Lock{Path: " "}).Validate(nil); err == nil || !strings.Contains(err.Error(), "path is empty") {
+		t.Fatalf("empty path: %v", err)
+	}
+	k, ok := Lookup("lock")
+	if !ok {
+		t.Fatal("lock is not registered")
+	}
+	if _, ok := k.New().(*Lock); !ok {
+		t.Fatal("lock's constructor returns another kind")
+	}
+}
+
+// A lock held by a process that dies (kill -9) is released by the kernel:
+// the next run takes it without anyone cleaning up.
+func TestLockReleasedWhenTheHolderIsKilled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".zdplay.lock")
+	holder := exec.Command(os.Args[0], "-test.run=TestLockHelperProcess")
+	holder.Env = append(os.Environ(), "ZDPLAY_LOCK_HELPER="+path)
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "held" {
+		t.Fatalf("helper said %q, %v", line, err)
+	}
+
+	lock := &Lock{Path: path}
+	_, err = lock.Apply(context.Background(), lockEnv())
+	want := fmt.Sprintf("locked by pid %d (%s -test.run=", holder.Process.Pid, filepath.Base(os.Args[0]))
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+
+	if err := holder.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = holder.Wait()
+	env := lockEnv()
+	defer env.Shared.Close()
+	if _, err := lock.Apply(context.Background(), env); err != nil {
+		t.Fatalf("after the holder was killed: %v", err)
+	}
+	if content, _ := os.ReadFile(path); !strings.Contains(string(content), fmt.Sprintf("pid: %d\n", os.Getpid())) {
+		t.Fatalf("the new holder is not recorded: %q", content)
+	}
+}
+
+// TestLockHelperProcess holds a lock until killed, for the test above.
+func TestLockHelperProcess(t *testing.T) {
+	path := os.Getenv("ZDPLAY_LOCK_HELPER")
+	if path == "" {
+		t.Skip("helper process for TestLockReleasedWhenTheHolderIsKilled")
+	}
+	if _, err := (&Lock{Path: path}).Apply(context.Background(), lockEnv()); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	fmt.Println("held")
+	time.Sleep(time.Minute) // killed long before
+	os.Exit(1)
+}
