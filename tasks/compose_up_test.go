@@ -378,3 +378,30 @@ func TestComposeDownTask(t *testing.T) {
 		t.Fatalf("down again: %+v", res)
 	}
 }
+
+func TestComposeRemoveTask(t *testing.T) {
+	env, project := dkEnv(t, dkStack)
+	dkRun(t, env, &ComposeUp{File: "compose.yaml", Project: project}, true)
+	c := dkClient(t, env)
+	keep, err := c.ContainerOf(context.Background(), project, "app_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0
+	rm := &ComposeRemove{Project: project, Services: []string{"app_2"}, GracePeriod: &zero}
+	if res := dkRun(t, env, rm, false); !res.Changed || !strings.Contains(res.Msg, "would remove") {
+		t.Fatalf("check: %+v", res)
+	}
+	if res := dkRun(t, env, rm, true); !res.Changed || !strings.Contains(res.Msg, "app_2") {
+		t.Fatalf("apply: %+v", res)
+	}
+	if _, err := c.ContainerOf(context.Background(), project, "app_2"); !composeNoContainer(err) {
+		t.Fatalf("app_2 still has a container: %v", err)
+	}
+	if again, _ := c.ContainerOf(context.Background(), project, "app_1"); again.ID != keep.ID || !again.Running {
+		t.Fatal("removing app_2 touched app_1")
+	}
+	if res := dkRun(t, env, rm, true); res.Changed {
+		t.Fatalf("remove again: %+v", res)
+	}
+}
