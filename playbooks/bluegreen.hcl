@@ -1,0 +1,130 @@
+# Blue-green (seed 003, issue 5): two colours of the app, blue and green,
+# each a set of compose services (blue_1..blue_N, green_1..green_N), the
+# same redis db, and an nginx proxy on 127.0.0.1:PORT whose upstream lists
+# the live colour's replicas only. A release goes to the idle colour, beside
+# the live one; once every replica of it is healthy, one nginx reload
+# switches all traffic to it. The old colour keeps running, so switching
+# back is one more reload. Roles live in ../roles (bluegreen_*.hcl),
+# templates in ../templates (bluegreen-*.tmpl).
+#
+#   zdplay run playbooks/bluegreen.hcl -t provision                     # blue at var.version
+#   zdplay run playbooks/bluegreen.hcl -t deploy -e version=0.0.2       # to the idle colour, then switch
+#   zdplay run playbooks/bluegreen.hcl -t switchback                    # back to the other colour
+#   zdplay run playbooks/bluegreen.hcl -t retire                        # remove the idle colour
+#   zdplay run playbooks/bluegreen.hcl -t teardown
+#
+# State, in files under dir, read back below when the run starts:
+#   live-colour           the colour nginx serves ("blue" or "green"): written
+#                         right after the reload that switched to it
+#   blue-release,         the release each colour runs (absent: the colour
+#   green-release         does not exist); written before the colour is
+#                         brought up at it
+#   live-release          the live colour's release, for people and scripts
+#                         (derived: the playbook reads COLOUR-release)
+#
+# Every role first takes a lock on DIR/.zdplay.lock: a second run on the same
+# deployment is refused at once, naming the run that holds it.
+
+variable "image" {
+  description = "the app's image repository (any image that serves :3000 and GET /ping)"
+  default     = "zdplay-demo/app"
+}
+variable "version" {
+  description = "the release (image tag) to provision or deploy"
+  default     = "0.0.1"
+}
+variable "replicas" {
+  description = "app replicas per colour (compose services COLOUR_1..COLOUR_N)"
+  type        = number
+  default     = 2
+}
+variable "port" {
+  description = "the proxy's port on 127.0.0.1"
+  type        = number
+  default     = 8000
+}
+variable "project" {
+  description = "the compose project name"
+  default     = "zdplay-bluegreen"
+}
+variable "dir" {
+  description = "where the rendered compose file, nginx conf and state files go"
+  default     = ".zdplay/zdplay-bluegreen"
+}
+variable "proxy_image" {
+  description = "nginx image (make images builds it from Debian's package)"
+  default     = "zdplay-demo/nginx:local"
+}
+variable "db_image" {
+  description = "redis image (make images builds it from Debian's package)"
+  default     = "zdplay-demo/redis:local"
+}
+variable "app_memory" {
+  description = "memory limit of each app replica"
+  default     = "128m"
+}
+variable "app_cpus" {
+  description = "CPU limit of each app replica"
+  type        = number
+  default     = 1
+}
+variable "db_memory" {
+  description = "memory limit of the db"
+  default     = "256m"
+}
+variable "proxy_next_upstream" {
+  description = "let nginx retry a failed request on the next replica of the live colour"
+  type        = bool
+  default     = true
+}
+variable "health_timeout" {
+  description = "how long each replica of the idle colour may take to turn healthy before the deploy gives up (without switching)"
+  default     = "60s"
+}
+variable "stop_timeout" {
+  description = "retire: how long (seconds) each replica of the idle colour gets to exit on SIGTERM before it is killed"
+  type        = number
+  default     = 15
+}
+
+locals {
+  dir          = abspath(var.dir)
+  compose      = "${local.dir}/docker-compose.yml"
+  conf         = "${local.dir}/nginx/default.conf"
+  lock         = "${local.dir}/.zdplay.lock"
+  live_file    = "${local.dir}/live-colour"
+  colour_names = ["blue", "green"]
+  # The compose services of each colour.
+  services = { for c in local.colour_names : c => [for i in range(var.replicas) : "${c}_${i + 1}"] }
+
+  # The recorded state (see above); a fresh dir means blue at var.version.
+  live         = fileexists(local.live_file) ? trimspace(file(local.live_file)) : "blue"
+  idle         = local.live == "green" ? "blue" : "green"
+  live_record  = "${local.dir}/${local.live}-release"
+  idle_record  = "${local.dir}/${local.idle}-release"
+  live_release = fileexists(local.live_record) ? trimspace(file(local.live_record)) : var.version
+  # "" when the idle colour does not exist (never deployed, or retired).
+  idle_release = fileexists(local.idle_record) ? trimspace(file(local.idle_record)) : ""
+
+  # lookup: a live-colour file that names no colour fails in each role's
+  # first assert, saying so, rather than here.
+  live_services = lookup(local.services, local.live, [])
+  idle_services = lookup(local.services, local.idle, [])
+
+  # The colours that exist, colour -> release: what the compose file renders
+  # when a role does not bring a colour to a new release.
+  existing = merge(
+    { (local.live) = local.live_release },
+    local.idle_release == "" ? {} : { (local.idle) = local.idle_release },
+  )
+}
+
+play "bluegreen" {
+  roles = [
+    "bluegreen_provision",
+    "bluegreen_deploy",
+    "bluegreen_switchback",
+    "bluegreen_retire",
+    "bluegreen_teardown",
+  ]
+}

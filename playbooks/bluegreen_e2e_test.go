@@ -1,0 +1,369 @@
+// This file tests bluegreen.hcl end to end against the real Docker engine,
+// real nginx and real HTTP load, with the harness of app_e2e_test.go.
+package playbooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zdplay/zdplay/internal/docker"
+	"github.com/zdplay/zdplay/internal/probe"
+	"github.com/zdplay/zdplay/runner"
+)
+
+// blueGreen is one project of bluegreen.hcl: the harness's deploy (its own
+// project, port, dir and log; get, versionsServed, underLoad) whose runs
+// load bluegreen.hcl instead of app.hcl.
+type blueGreen struct{ *deploy }
+
+func newBlueGreen(t *testing.T, vars ...string) *blueGreen {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(strings.TrimPrefix(t.Name(), "TestBlueGreen"), ""))
+	d := &deploy{
+		t:       t,
+		project: fmt.Sprintf("zdbg-%.20s-%04x", name, rand.IntN(1<<16)),
+		port:    freePort(t),
+		dir:     t.TempDir(),
+		log:     &bytes.Buffer{},
+	}
+	d.vars = append([]string{"project=" + d.project, fmt.Sprintf("port=%d", d.port), "dir=" + d.dir}, vars...)
+	b := &blueGreen{d}
+	t.Cleanup(func() {
+		if _, err := b.run("teardown"); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("zdplay output:\n%s", d.log)
+		}
+	})
+	return b
+}
+
+// run runs bluegreen.hcl with the given tags and extra -e values.
+func (b *blueGreen) run(tags string, vars ...string) (*runner.Recap, error) {
+	return b.runOpts(runner.Options{Selection: runner.Selection{Tags: []string{tags}}}, vars...)
+}
+
+func (b *blueGreen) runOpts(opts runner.Options, vars ...string) (*runner.Recap, error) {
+	pb, diags := runner.Load("bluegreen.hcl")
+	if diags.HasErrors() {
+		b.t.Fatal(diags)
+	}
+	opts.ExtraVars = append(append([]string{}, b.vars...), vars...)
+	opts.Printer = &runner.TextPrinter{W: b.log}
+	recap, diags, err := runner.Run(context.Background(), pb, opts)
+	if diags.HasErrors() {
+		b.t.Fatal(diags)
+	}
+	return recap, err
+}
+
+func (b *blueGreen) mustRun(tags string, vars ...string) *runner.Recap {
+	b.t.Helper()
+	recap, err := b.run(tags, vars...)
+	if err != nil {
+		b.t.Fatalf("zdplay run bluegreen.hcl -t %s %v: %v\n%s", tags, vars, err, b.log)
+	}
+	return recap
+}
+
+// state reads a state file under dir ("" when it does not exist).
+func (b *blueGreen) state(name string) string {
+	data, err := os.ReadFile(filepath.Join(b.dir, name))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		b.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+func (b *blueGreen) wantState(live, liveRelease string, releases map[string]string) {
+	b.t.Helper()
+	if got := b.state("live-colour"); got != live {
+		b.t.Fatalf("live-colour = %q, want %q", got, live)
+	}
+	if got := b.state("live-release"); got != liveRelease {
+		b.t.Fatalf("live-release = %q, want %q", got, liveRelease)
+	}
+	for colour, want := range releases {
+		if got := b.state(colour + "-release"); got != want {
+			b.t.Fatalf("%s-release = %q, want %q", colour, got, want)
+		}
+	}
+}
+
+// colour maps each replica of a colour that has a container to it.
+func (b *blueGreen) colour(colour string) map[string]docker.Container {
+	b.t.Helper()
+	c, err := docker.Connect(context.Background())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer c.Close()
+	out := map[string]docker.Container{}
+	for i := 1; i <= 4; i++ {
+		s := fmt.Sprintf("%s_%d", colour, i)
+		ctr, err := c.ContainerOf(context.Background(), b.project, s)
+		switch {
+		case errors.Is(err, docker.ErrNoContainer):
+		case err != nil:
+			b.t.Fatal(err)
+		default:
+			out[s] = ctr
+		}
+	}
+	return out
+}
+
+// wantColourRunning checks that every replica of colour runs image:release
+// and is healthy.
+func (b *blueGreen) wantColourRunning(colour, release string, replicas int) {
+	b.t.Helper()
+	ctrs := b.colour(colour)
+	if len(ctrs) != replicas {
+		b.t.Fatalf("%s has %d container(s), want %d", colour, len(ctrs), replicas)
+	}
+	for s, ctr := range ctrs {
+		if !ctr.Running || ctr.Health != "healthy" || !strings.HasSuffix(ctr.Image, ":"+release) {
+			b.t.Fatalf("%s: %s %s health=%q, want running and healthy at %s", s, ctr.Image, ctr.State, ctr.Health, release)
+		}
+	}
+}
+
+// onlyServes checks that n requests through the proxy all answer version.
+func (b *blueGreen) onlyServes(version string) {
+	b.t.Helper()
+	if seen := b.versionsServed(20); seen[version] != 20 {
+		b.t.Fatalf("the proxy served %v, want only %s", seen, version)
+	}
+}
+
+// duration is how long the named task took in recap (0 when it did not run).
+func duration(recap *runner.Recap, kind, name string) time.Duration {
+	for _, t := range recap.Tasks {
+		if t.Kind == kind && t.Name == name {
+			return t.Duration
+		}
+	}
+	return 0
+}
+
+// switchedCleanly checks the probe's view of a switch from one release to another: no
+// request failed, both answered, and the old release stopped answering
+// within the reload (in-flight requests on nginx's old workers finish).
+func switchedCleanly(t *testing.T, r *probe.Report, from, to string, recap *runner.Recap) {
+	t.Helper()
+	if r.Total == 0 || r.Failed != 0 {
+		t.Fatalf("%d of %d requests failed during the switch %s -> %s", r.Failed, r.Total, from, to)
+	}
+	var o, n *probe.VersionStat
+	for i := range r.Versions {
+		switch r.Versions[i].Version {
+		case from:
+			o = &r.Versions[i]
+		case to:
+			n = &r.Versions[i]
+		}
+	}
+	if o == nil || n == nil || len(r.Versions) != 2 {
+		t.Fatalf("versions seen during the switch: %+v, want %s then %s", r.Versions, from, to)
+	}
+	reload := duration(recap, "proxy_reload", "switch")
+	overlap := o.LastSeen.Sub(n.FirstSeen)
+	t.Logf("switch %s -> %s: run %s, proxy_reload (the switch) %s, both answered for %s; %d requests, %d failed, p99 %s, max %s",
+		from, to, recap.Elapsed.Round(time.Millisecond), reload.Round(time.Millisecond), max(overlap, 0).Round(time.Millisecond),
+		r.Total, r.Failed, r.Latency.P99, r.Latency.Max)
+	if reload == 0 {
+		t.Fatal("no proxy_reload \"switch\" ran")
+	}
+	if overlap > reload {
+		t.Fatalf("%s still answered %s after %s first did, longer than the reload (%s): the switch was not one reload", from, overlap, to, reload)
+	}
+}
+
+// Provision blue at 0.0.1; deploy 0.0.2 to green under load; re-run;
+// switch back to blue under load; retire green.
+func TestBlueGreenDeploySwitchbackRetire(t *testing.T) {
+	b := newBlueGreen(t)
+	b.mustRun("provision", "version=0.0.1")
+	b.onlyServes("app@0.0.1")
+	b.wantState("blue", "0.0.1", map[string]string{"blue": "0.0.1", "green": ""})
+	b.wantColourRunning("blue", "0.0.1", 2)
+	if len(b.colour("green")) != 0 {
+		t.Fatal("provision started green")
+	}
+	if conf, _ := os.ReadFile(filepath.Join(b.dir, "nginx", "default.conf")); bytes.Contains(conf, []byte("green_")) {
+		t.Fatalf("the nginx conf names green, which does not exist:\n%s", conf)
+	}
+	if recap := b.mustRun("provision", "version=0.0.1"); recap.Changed != 0 {
+		t.Fatalf("provision re-run: %s, want changed=0", recap.Summary())
+	}
+	before := b.containers()
+	hitsBefore := hits(t, b.get())
+
+	// --check says what the deploy would do and changes nothing.
+	recap, err := b.runOpts(runner.Options{Check: true, Selection: runner.Selection{Tags: []string{"deploy"}}}, "version=0.0.2")
+	if err != nil {
+		t.Fatalf("--check: %v\n%s", err, b.log)
+	}
+	if got := statusOf(recap, "proxy_reload", "switch"); len(got) != 1 || got[0] != runner.StatusChanged {
+		t.Fatalf("--check: proxy_reload \"switch\" %v, want changed (would reload)", got)
+	}
+	if len(b.colour("green")) != 0 || b.state("green-release") != "" || b.state("live-colour") != "blue" {
+		t.Fatal("--check started green or wrote the state")
+	}
+
+	report := b.underLoad(40, true, func() { recap = b.mustRun("deploy", "version=0.0.2") })
+	switchedCleanly(t, report, "app@0.0.1", "app@0.0.2", recap)
+	b.onlyServes("app@0.0.2")
+	b.wantState("green", "0.0.2", map[string]string{"blue": "0.0.1", "green": "0.0.2"})
+	b.wantColourRunning("green", "0.0.2", 2)
+	b.wantColourRunning("blue", "0.0.1", 2) // kept for an instant switch back
+	if after := b.containers(); after["db"] != before["db"] || after["proxy"] != before["proxy"] {
+		t.Fatal("the deploy recreated the db or the proxy")
+	}
+	if h := hits(t, b.get()); h <= hitsBefore {
+		t.Fatalf("hits went from %d to %d: the colours do not share the db", hitsBefore, h)
+	}
+
+	// The release already live: nothing to do.
+	recap = b.mustRun("deploy", "version=0.0.2")
+	if recap.Changed != 0 {
+		t.Fatalf("deploy re-run: %s, want changed=0", recap.Summary())
+	}
+	assertNoneChanged(t, recap, "proxy_reload")
+	// And provision converges the recorded state (green live, blue idle).
+	if recap := b.mustRun("provision", "version=0.0.1"); recap.Changed != 0 {
+		t.Fatalf("provision after the deploy: %s, want changed=0", recap.Summary())
+	}
+	b.onlyServes("app@0.0.2")
+
+	report = b.underLoad(40, true, func() { recap = b.mustRun("switchback") })
+	switchedCleanly(t, report, "app@0.0.2", "app@0.0.1", recap)
+	b.onlyServes("app@0.0.1")
+	b.wantState("blue", "0.0.1", map[string]string{"blue": "0.0.1", "green": "0.0.2"})
+	b.wantColourRunning("green", "0.0.2", 2)
+	if statusOf(recap, "compose_up", "") != nil || statusOf(recap, "compose_recreate", "") != nil {
+		t.Fatal("switchback started or recreated containers")
+	}
+
+	// Retire green: only blue is left, and nothing to switch back to.
+	report = b.underLoad(40, true, func() { recap = b.mustRun("retire") })
+	if report.Failed != 0 || report.Total == 0 {
+		t.Fatalf("%d of %d requests failed while green was retired", report.Failed, report.Total)
+	}
+	t.Logf("retire: %s, %d requests, %d failed", recap.Elapsed.Round(time.Millisecond), report.Total, report.Failed)
+	if n := len(b.colour("green")); n != 0 {
+		t.Fatalf("green still has %d container(s) after retire", n)
+	}
+	b.wantColourRunning("blue", "0.0.1", 2)
+	b.wantState("blue", "0.0.1", map[string]string{"blue": "0.0.1", "green": ""})
+	b.onlyServes("app@0.0.1")
+	if compose, _ := os.ReadFile(filepath.Join(b.dir, "docker-compose.yml")); bytes.Contains(compose, []byte("green_")) {
+		t.Fatal("the compose file still has green after retire")
+	}
+	if recap := b.mustRun("retire"); recap.Changed != 0 {
+		t.Fatalf("retire re-run: %s, want changed=0", recap.Summary())
+	}
+	if _, err := b.run("switchback"); err == nil || !strings.Contains(err.Error(), "no colour to switch back to") {
+		t.Fatalf("switchback after retire: err = %v, want a refusal", err)
+	}
+	b.onlyServes("app@0.0.1")
+}
+
+// A release that never turns healthy on the idle colour is never switched
+// to: the live colour serves every request, the run fails saying why, and
+// switchback to the failed colour is refused. Retire and a good deploy
+// recover.
+func TestBlueGreenFailedDeployKeepsLive(t *testing.T) {
+	b := newBlueGreen(t, "health_timeout=4s")
+	b.mustRun("provision", "version=0.0.1")
+
+	var recap *runner.Recap
+	var err error
+	report := b.underLoad(40, true, func() { recap, err = b.run("deploy", "version=0.0.3-ping500") })
+	var failed *runner.TaskFailedError
+	if !errors.As(err, &failed) || !strings.Contains(err.Error(), "did not turn healthy on green") || !strings.Contains(err.Error(), "blue (0.0.1) still serves") {
+		t.Fatalf("deploy of 0.0.3-ping500: err = %v, want a failure saying it did not switch", err)
+	}
+	if report.Failed != 0 || report.Total == 0 {
+		t.Fatalf("%d of %d requests failed during the failed deploy", report.Failed, report.Total)
+	}
+	if len(report.Versions) != 1 || report.Versions[0].Version != "app@0.0.1" {
+		t.Fatalf("versions seen during the failed deploy: %+v, want only app@0.0.1", report.Versions)
+	}
+	if got := statusOf(recap, "proxy_reload", "switch"); len(got) != 0 {
+		t.Fatalf("proxy_reload \"switch\" ran (%v) though green never turned healthy", got)
+	}
+	t.Logf("failed deploy: %s, %d requests, %d failed", recap.Elapsed.Round(time.Millisecond), report.Total, report.Failed)
+	b.onlyServes("app@0.0.1")
+	b.wantState("blue", "0.0.1", map[string]string{"blue": "0.0.1", "green": "0.0.3-ping500"})
+	b.wantColourRunning("blue", "0.0.1", 2)
+
+	// The failed colour is no place to switch back to.
+	if _, err := b.run("switchback", "health_timeout=2s"); err == nil || !strings.Contains(err.Error(), "green_1 not healthy") {
+		t.Fatalf("switchback to the failed colour: err = %v, want it refused", err)
+	}
+	b.onlyServes("app@0.0.1")
+	b.wantState("blue", "0.0.1", nil)
+
+	b.mustRun("retire")
+	if n := len(b.colour("green")); n != 0 {
+		t.Fatalf("green still has %d container(s) after retire", n)
+	}
+	b.mustRun("deploy", "version=0.0.2")
+	b.onlyServes("app@0.0.2")
+	b.wantState("green", "0.0.2", map[string]string{"blue": "0.0.1", "green": "0.0.2"})
+}
+
+// Without keep-alive and without nginx's retry on the next upstream, the
+// switch alone must keep every request whole.
+func TestBlueGreenDeployKeepAliveOffNoRetry(t *testing.T) {
+	b := newBlueGreen(t, "proxy_next_upstream=false")
+	b.mustRun("provision", "version=0.0.1")
+	var recap *runner.Recap
+	report := b.underLoad(40, false, func() { recap = b.mustRun("deploy", "version=0.0.2-slowboot") })
+	switchedCleanly(t, report, "app@0.0.1", "app@0.0.2", recap)
+	b.onlyServes("app@0.0.2")
+}
+
+// A deploy killed between its switch and its record leaves nginx on the new
+// colour while the state files still name the old one live. The next deploy
+// must not recreate the colour that serves: it moves traffic back to the
+// recorded live colour first (still running), then deploys to the other.
+func TestBlueGreenResumesInterruptedSwitch(t *testing.T) {
+	b := newBlueGreen(t)
+	b.mustRun("provision", "version=0.0.1")
+	b.mustRun("deploy", "version=0.0.2")
+	// As the killed run left it: switched to green, not recorded.
+	for name, v := range map[string]string{"live-colour": "blue", "live-release": "0.0.1"} {
+		if err := os.WriteFile(filepath.Join(b.dir, name), []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.onlyServes("app@0.0.2")
+
+	var recap *runner.Recap
+	report := b.underLoad(40, true, func() { recap = b.mustRun("deploy", "version=0.0.2-slowboot") })
+	if report.Failed != 0 || report.Total == 0 {
+		t.Fatalf("%d of %d requests failed: the deploy recreated the colour that served", report.Failed, report.Total)
+	}
+	if got := statusOf(recap, "proxy_reload", "proxy on the live colour"); len(got) != 1 || got[0] != runner.StatusChanged {
+		t.Fatalf("proxy_reload \"proxy on the live colour\" %v, want changed (back to blue first)", got)
+	}
+	t.Logf("resumed deploy: %s, %d requests, %d failed", recap.Elapsed.Round(time.Millisecond), report.Total, report.Failed)
+	b.wantState("green", "0.0.2-slowboot", map[string]string{"blue": "0.0.1", "green": "0.0.2-slowboot"})
+	b.wantColourRunning("green", "0.0.2-slowboot", 2)
+	b.onlyServes("app@0.0.2")
+}

@@ -1,0 +1,125 @@
+# bluegreen deploy: bring the idle colour up at var.version beside the live
+# one, wait until every replica of it is healthy, then switch the proxy to
+# it in one nginx reload and record it as the live colour. The old colour
+# keeps running, for an instant switch back (-t switchback) until it is
+# retired (-t retire) or the next deploy goes to it.
+#
+# If the idle colour does not turn healthy the proxy is never switched: the
+# live colour keeps serving every request, and the run fails saying so. The
+# failed colour is left as it is, for inspection; -t retire removes it.
+#
+# Deploying the release that is already live changes nothing.
+tags = ["deploy"]
+
+# One run at a time on this deployment: a second one is refused at once,
+# naming this one. Held until the run ends (or its process dies).
+task "lock" "project" {
+  path = local.lock
+}
+
+task "assert" "state" {
+  that     = [contains(local.colour_names, local.live)]
+  fail_msg = "${local.live_file} says the live colour is \"${local.live}\", not blue or green: fix or remove it"
+}
+
+# The proxy serves the recorded live colour before the idle one is touched:
+# a no-op, unless an earlier run was interrupted between its switch and its
+# record; then traffic goes back to the recorded colour (which that run left
+# running) first, so that the colour about to be replaced serves nothing.
+task "template" "proxy on the live colour" {
+  src      = "../templates/bluegreen-nginx.conf.tmpl"
+  dest     = local.conf
+  vars     = { upstream = local.live_services, live_colour = local.live, live_release = local.live_release }
+  register = "live_conf"
+}
+serial "live replica" {
+  for_each = local.live_services
+  when     = live_conf.changed
+
+  task "wait_healthy" "healthy" {
+    file    = local.compose
+    project = var.project
+    service = each.value
+    timeout = var.health_timeout
+  }
+}
+task "proxy_reload" "proxy on the live colour" {
+  file    = local.compose
+  project = var.project
+  conf    = local.conf
+}
+
+block "release to the idle colour" {
+  when = var.version != local.live_release
+
+  task "template" "compose file" {
+    src  = "../templates/bluegreen-compose.yml.tmpl"
+    dest = local.compose
+    vars = { colours = merge(local.existing, { (local.idle) = var.version }) }
+  }
+
+  # Fails before anything changes when an image is missing, the rendered
+  # file is invalid or the daemon does not answer.
+  task "compose_check" "images and daemon" {
+    file    = local.compose
+    project = var.project
+  }
+
+  task "template" "record the idle colour's release" {
+    src  = "../templates/bluegreen-value.tmpl"
+    dest = local.idle_record
+    vars = { value = var.version }
+  }
+
+  block "idle colour" {
+    # Only the idle colour's services (and the db when it does not run):
+    # the live colour and the proxy are not touched.
+    task "compose_up" "idle colour" {
+      file     = local.compose
+      project  = var.project
+      services = local.idle_services
+    }
+
+    serial "replica" {
+      for_each = local.idle_services
+
+      task "wait_healthy" "healthy" {
+        file    = local.compose
+        project = var.project
+        service = each.value
+        timeout = var.health_timeout
+      }
+    }
+
+    rescue {
+      task "assert" "not switched" {
+        that     = [false]
+        fail_msg = "release ${var.version} did not turn healthy on ${local.idle} (see the failed task above): the proxy was not switched, ${local.live} (${local.live_release}) still serves every request; ${local.idle} is left as it is for inspection, -t retire removes it"
+      }
+    }
+  }
+
+  # The switch: one reload; proxy_reload returns once the old workers,
+  # which finish the requests in flight to the old colour, are gone.
+  task "template" "nginx conf on the idle colour" {
+    src  = "../templates/bluegreen-nginx.conf.tmpl"
+    dest = local.conf
+    vars = { upstream = local.idle_services, live_colour = local.idle, live_release = var.version }
+  }
+  task "proxy_reload" "switch" {
+    file    = local.compose
+    project = var.project
+    conf    = local.conf
+  }
+
+  task "template" "record the live colour" {
+    src  = "../templates/bluegreen-value.tmpl"
+    dest = local.live_file
+    vars = { value = local.idle }
+  }
+  task "template" "record the live release" {
+    src  = "../templates/bluegreen-value.tmpl"
+    dest = "${local.dir}/live-release"
+    vars = { value = var.version }
+  }
+}
