@@ -41,7 +41,7 @@ services:
 		}
 	}
 	// wait bounds the task as the runner does: by its timeout, as ctx's deadline.
-	wait := func(service, timeout string) (Result, error, time.Duration) {
+	wait := func(service, timeout string) (Result, time.Duration, error) {
 		d, err := time.ParseDuration(timeout)
 		if err != nil {
 			t.Fatal(err)
@@ -50,11 +50,11 @@ services:
 		defer cancel()
 		start := time.Now()
 		res, err := (&WaitHealthy{File: "compose.yaml", Project: project, Service: service, Interval: "50ms"}).Apply(ctx, env)
-		return res, err, time.Since(start)
+		return res, time.Since(start), err
 	}
 
 	// Before up: no container, a clear timeout.
-	_, err, _ := wait("good", "300ms")
+	_, _, err := wait("good", "300ms")
 	dkWant(t, err, "good not healthy after 300ms", "no container for good")
 
 	res := dkRun(t, env, &WaitHealthy{File: "compose.yaml", Project: project, Service: "good"}, false)
@@ -66,7 +66,7 @@ services:
 	dkRun(t, env, &ComposeUp{File: "compose.yaml", Project: project}, true)
 	t.Logf("up of 5 services: %s", time.Since(up).Round(time.Millisecond))
 
-	res, err, took := wait("good", "20s")
+	res, took, err := wait("good", "20s")
 	if err != nil || res.Changed {
 		t.Fatalf("good: %+v %v", res, err)
 	}
@@ -75,23 +75,23 @@ services:
 		t.Errorf("progress %q", progress)
 	}
 
-	res, err, took = wait("plain", "10s") // no healthcheck: HTTP only
+	res, took, err = wait("plain", "10s") // no healthcheck: HTTP only
 	if err != nil {
 		t.Fatalf("plain: %v", err)
 	}
 	t.Logf("plain (no healthcheck): %s", took.Round(time.Millisecond))
 
-	_, err, took = wait("failing", "2s")
+	_, took, err = wait("failing", "2s")
 	t.Logf("failing: %v", err)
 	dkWant(t, err, "failing not healthy after 2s", "docker health", "/ping answered 503", "docker logs")
 	if took > 3*time.Second {
 		t.Errorf("timeout of 2s took %s", took)
 	}
 
-	_, err, _ = wait("nohealth500", "3s")
+	_, _, err = wait("nohealth500", "3s")
 	dkWant(t, err, "nohealth500 not healthy after 3s", "500 Internal Server Error")
 
-	_, err, took = wait("crashing", "20s")
+	_, took, err = wait("crashing", "20s")
 	t.Logf("crashing: %v", err)
 	dkWant(t, err, "exited with code 3", "exiting with 3")
 	if took > 5*time.Second {
