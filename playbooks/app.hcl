@@ -4,7 +4,11 @@
 #
 #   zdplay run playbooks/app.hcl -t provision
 #   zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2
+#   zdplay run playbooks/app.hcl -t rollback
 #   zdplay run playbooks/app.hcl -t teardown
+#
+# Every role first takes a lock on DIR/.zdplay.lock: a second run on the same
+# deployment is refused at once, naming the run that holds it.
 
 variable "image" {
   description = "the app's image repository (any image that serves :3000 and GET /ping)"
@@ -67,13 +71,17 @@ locals {
   dir      = abspath(var.dir)
   compose  = "${local.dir}/docker-compose.yml"
   conf     = "${local.dir}/nginx/default.conf"
+  lock     = "${local.dir}/.zdplay.lock"
   release  = "${local.dir}/last-good-release"
   services = [for i in range(var.replicas) : "app_${i + 1}"]
   # The release every replica ran after the last successful run: what a
   # failed upgrade rolls back to.
   previous = fileexists(local.release) ? trimspace(file(local.release)) : var.version
+  # Written when a successful upgrade (or provision) changed the release: the
+  # release that ran before it, which -t rollback returns to.
+  previous_release = "${local.dir}/previous-release"
 }
 
 play "app" {
-  roles = ["provision", "upgrade", "teardown"]
+  roles = ["provision", "upgrade", "rollback", "teardown"]
 }

@@ -45,7 +45,9 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBinary() // built by zdplayBinary, for the tests that run zdplay as a process
+	os.Exit(code)
 }
 
 // deploy is one project of the shipped playbook, with its own compose

@@ -2,6 +2,12 @@
 # every replica is healthy. Converged, it changes nothing.
 tags = ["provision"]
 
+# One run at a time on this deployment: a second one is refused at once,
+# naming this one. Held until the run ends (or its process dies).
+task "lock" "project" {
+  path = local.lock
+}
+
 task "file" "deploy dir" {
   path  = "${local.dir}/nginx"
   state = "directory"
@@ -43,6 +49,15 @@ task "proxy_reload" "proxy conf" {
   file    = local.compose
   project = var.project
   conf    = local.conf
+}
+
+# When this run changed the release, the one before is what -t rollback
+# returns to.
+task "template" "record previous release" {
+  when = local.previous != var.version
+  src  = "../templates/release.tmpl"
+  dest = local.previous_release
+  vars = { version = local.previous }
 }
 
 task "template" "record release" {

@@ -5,7 +5,19 @@
 # If a replica does not turn healthy, the rescue rolls every replica back to
 # the release recorded by the last good run, the same way, and the run
 # fails saying so.
+#
+# Interrupted (Ctrl-C, kill -9, a lost machine), it is resumed by running it
+# again: a replica already at the release is not recreated, but it must be
+# healthy before the run goes on, since the interrupted run may have left it
+# drained and still booting, and the next drain or the final render puts it
+# back in service.
 tags = ["upgrade"]
+
+# One run at a time on this deployment: a second one is refused at once,
+# naming this one. Held until the run ends (or its process dies).
+task "lock" "project" {
+  path = local.lock
+}
 
 task "template" "compose file" {
   src  = "../templates/docker-compose.yml.tmpl"
@@ -29,6 +41,16 @@ serial "replica" {
     register = "outdated"
   }
 
+  # Up to date: healthy before anything else is drained (a no-op wait of a
+  # few hundred ms on a converged deployment).
+  task "wait_healthy" "in service" {
+    when    = !outdated.changed
+    file    = local.compose
+    project = var.project
+    service = each.value
+    timeout = var.health_timeout
+  }
+
   block "replace" {
     when = outdated.changed
 
@@ -41,6 +63,23 @@ serial "replica" {
       file    = local.compose
       project = var.project
       conf    = local.conf
+    }
+    # A run killed while it recreated this replica may have left a stopped
+    # container or a half-made replacement (Compose creates the new one
+    # before it stops the old), which Compose cannot recreate over: then
+    # remove them all (the replica is drained) and start afresh. Looked at
+    # now, not before the drain: a request the killed run sent may have
+    # landed since.
+    task "compose_outdated" "after drain" {
+      file     = local.compose
+      project  = var.project
+      service  = each.value
+      register = "drained"
+    }
+    task "compose_remove" "leftovers of a killed run" {
+      when     = length(regexall("outdated: container [0-9a-f]+ is ", drained.msg)) > 0
+      project  = var.project
+      services = [each.value]
     }
     task "compose_recreate" "recreate" {
       file    = local.compose
@@ -139,6 +178,16 @@ task "proxy_reload" "all replicas in service" {
   file    = local.compose
   project = var.project
   conf    = local.conf
+}
+
+# When this run changed the release, the one before is what -t rollback
+# returns to. Written before last-good-release, so that a run interrupted in
+# between records it again when resumed.
+task "template" "record previous release" {
+  when = local.previous != var.version
+  src  = "../templates/release.tmpl"
+  dest = local.previous_release
+  vars = { version = local.previous }
 }
 
 task "template" "record release" {

@@ -85,6 +85,7 @@ type Recap struct {
 	Check         bool          `json:"check_mode"`
 	Elapsed       time.Duration `json:"elapsed_ns"`
 	StoppedBefore string        `json:"stopped_before,omitempty"`
+	Aborted       string        `json:"aborted,omitempty"` // the task a second Ctrl-C cut short
 	Tasks         []*TaskResult `json:"tasks"`
 
 	started time.Time

@@ -451,6 +451,15 @@ func (ex *executor) runTask(ctx context.Context, t *TaskDecl, f frame) error {
 	}
 	r.Duration = time.Since(start)
 	r.fill(res)
+	if err != nil && ctx.Err() != nil {
+		// A second Ctrl-C cancelled the run while the task ran: the run is
+		// interrupted, not failed, and no rescue runs for it.
+		_ = ex.fail(t, r, f, err, false)
+		ex.mu.Lock()
+		ex.recap.Aborted = r.Title()
+		ex.mu.Unlock()
+		return ErrInterrupted
+	}
 	if err != nil {
 		return ex.fail(t, r, f, err, ignore)
 	}

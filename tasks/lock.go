@@ -31,10 +31,11 @@ import (
 // When changed: never (ok); a lock held by another process is a failure.
 //
 // Check (--check) writes nothing: it takes a shared lock on the file when it
-// exists, so concurrent --check runs do not block each other, while a
-// --check during a run that holds the lock fails the same way (and a run
-// started during a --check waits for it by failing, as it would for any
-// holder). With no file yet, no run holds it: Check reports it free.
+// exists, held until the --check ends, so concurrent --check runs do not
+// block each other while a --check during a run that holds the lock fails
+// the same way, naming it (and a run started during a --check is refused,
+// naming the --check). With no file yet no run holds it: Check reports it
+// free and creates nothing.
 //
 //	task "lock" "project" {
 //	  path = "${local.dir}/.zdplay.lock"   # relative to the working directory

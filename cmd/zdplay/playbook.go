@@ -77,7 +77,11 @@ Exit status: 0 ok, 1 a task failed, 2 the playbook or flags are invalid,
 			var diagErr *runner.DiagError
 			switch {
 			case errors.Is(err, runner.ErrInterrupted):
-				return &exitError{exitInterrupted, fmt.Errorf("interrupted before %s; every finished task stands and the proxy sends traffic where the last one left it; run the same command again to resume", recap.StoppedBefore)}
+				where := "before " + recap.StoppedBefore
+				if recap.Aborted != "" {
+					where = "in the middle of " + recap.Aborted + " (aborted)"
+				}
+				return &exitError{exitInterrupted, fmt.Errorf("interrupted %s; every finished task stands and the proxy sends traffic where the last one left it; run the same command again to resume", where)}
 			case errors.As(err, &failed):
 				if errors.As(err, &diagErr) {
 					printDiags(cmd.ErrOrStderr(), pb, diagErr.Diags)
