@@ -24,13 +24,21 @@ test: images
 demo: build images
 	bash testdata/demo.sh
 
+# Minutes, not hours (never part of `make test`): the Go micro-benchmarks
+# (bench/go-bench.txt), then upgrades of the demo stack under load by zdplay,
+# by the bare steps (bench/floor.sh) and by the seed-002 Ansible design
+# (bench/ansible/, when ansible-playbook and docker-compose are installed),
+# and zdplay's no-op and converged runs: bench/results.json, bench/RESULTS.md
+# and a chart per upgrade. BENCHFLAGS, e.g. -rounds 1 -cases zdplay-2,floor-2.
 bench: build images
-	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./... | tee bench/bench.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./runner ./internal/... 2>&1 | tee bench/go-bench.txt
+	bash bench/install-ansible.sh
+	$(GO) run ./bench $(BENCHFLAGS)
 
 lint:
 	@test -z "$$(gofmt -l . | grep -v '^testdata/' | tee /dev/stderr)" || (echo "gofmt: files above need formatting"; exit 1)
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2 ./...
 
 # A longer fuzzing session of the loader (its seed corpus runs in `make test`).
 fuzz:

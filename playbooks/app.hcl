@@ -62,6 +62,23 @@ variable "proxy_next_upstream" {
   type        = bool
   default     = true
 }
+variable "parallelism" {
+  description = "how many replicas an upgrade replaces at once (a batch)"
+  type        = number
+  default     = 1
+}
+variable "delay" {
+  description = "how long an upgrade waits between two batches"
+  default     = "0s"
+}
+variable "monitor" {
+  description = "how long a new replica must stay healthy before it takes traffic (a failure then still counts)"
+  default     = "0s"
+}
+variable "failure_action" {
+  description = "what a failed upgrade does: rollback (every replica back to the last good release) or pause (the failed batch stays drained)"
+  default     = "rollback"
+}
 variable "health_timeout" {
   description = "how long a new replica may take to turn healthy before the upgrade rolls back"
   default     = "60s"

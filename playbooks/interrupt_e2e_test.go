@@ -335,7 +335,7 @@ func TestKilledUpgradeConverges(t *testing.T) {
 			if report.Failed != 0 || report.Total == 0 {
 				t.Fatalf("%d of %d requests failed during the killed upgrade and its re-runs", report.Failed, report.Total)
 			}
-			if c.midRecreate && !regexp.MustCompile(`changed\s+compose_remove "leftovers of a killed run" \(app_1\)`).MatchString(d.log.String()) {
+			if c.midRecreate && !regexp.MustCompile(`changed\s+compose_recreate "recreate" \(app_1\).*removed \d leftover container`).MatchString(d.log.String()) {
 				t.Fatalf("the re-run did not remove what the killed recreate left:\n%s", d.log)
 			}
 			assertServes(t, d, strings.Split(c.version, "-")[0])

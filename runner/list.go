@@ -10,7 +10,7 @@ import (
 // groups (with their loops, unexpanded) and tasks with their effective tags.
 func (pb *Playbook) ListTasks(w io.Writer, sel Selection) {
 	sel.Tags, sel.SkipTags = splitTags(sel.Tags), splitTags(sel.SkipTags)
-	ex := &executor{opts: Options{Selection: sel}}
+	ex := &executor{pb: pb, opts: Options{Selection: sel}}
 	for _, p := range pb.Plays {
 		fmt.Fprintf(w, "play %q\n", p.Name)
 		for _, name := range p.RoleNames {
@@ -36,13 +36,23 @@ func listSteps(w io.Writer, ex *executor, steps []Step, inherited []string, inde
 			if ex.opts.Selection.selects(tags) {
 				fmt.Fprintf(w, "%s%s %q  [%s]\n", indent, s.Kind, s.Name, strings.Join(tags, ", "))
 			}
+		case *Include:
+			r := ex.pb.Roles[s.Role]
+			tags := concatTags(inherited, r.Tags)
+			if ex.anySelected(r.Steps, tags) {
+				fmt.Fprintf(w, "%sinclude %q\n", indent, s.Role)
+				listSteps(w, ex, r.Steps, tags, indent+"  ")
+			}
 		case *Group:
 			tags := concatTags(inherited, s.Tags)
 			if !ex.anySelected(s.Steps, tags) {
 				continue
 			}
 			loop := ""
-			if s.ForEach != nil {
+			switch {
+			case s.Parallel != nil:
+				loop = " (for each item, all at once)"
+			case s.ForEach != nil:
 				loop = " (for each item, one at a time)"
 			}
 			fmt.Fprintf(w, "%s%s %q%s\n", indent, s.Kind, s.Name, loop)

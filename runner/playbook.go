@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ const (
 	blockBlock    = "block"
 	blockSerial   = "serial"
 	blockRescue   = "rescue"
+	blockInclude  = "include"
 )
 
 // flushHandlers is the one task kind the runner handles itself: it runs the
@@ -58,6 +60,7 @@ func stepsSchema(extraAttrs ...string) *hcl.BodySchema {
 			{Type: blockTask, LabelNames: []string{"kind", "name"}},
 			{Type: blockBlock, LabelNames: []string{"name"}},
 			{Type: blockSerial, LabelNames: []string{"name"}},
+			{Type: blockInclude, LabelNames: []string{"role"}},
 		},
 	}
 	for _, a := range extraAttrs {
@@ -134,8 +137,23 @@ type Role struct {
 	DeclRange hcl.Range
 }
 
-// Step is a *TaskDecl or a *Group.
+// Step is a *TaskDecl, a *Group or an *Include.
 type Step interface{ stepRange() hcl.Range }
+
+// Include runs the steps of another role here, as Ansible's include_role:
+// its vars become locals of those steps, which inherit the tags and the
+// each of where they are included. It is how a playbook says once what it
+// does in several places (replace a batch of replicas: in an upgrade, in its
+// rollback, in the rollback role).
+type Include struct {
+	Role      string
+	Vars      hcl.Expression
+	DeclRange hcl.Range
+}
+
+func (i *Include) stepRange() hcl.Range { return i.DeclRange }
+
+var includeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "vars"}}}
 
 // Group is a `block` (optionally looped, its items in order or, with
 // parallel = true, all at once) or a `serial` (one item at a time, in order,
@@ -259,33 +277,103 @@ func (pb *Playbook) variable(name string) *Variable {
 	return nil
 }
 
-// loadRoleFiles loads, for every role a play names that the playbook does not
-// define, the file roles/NAME.hcl beside the playbook. Its body is a role body.
+// loadRoleFiles loads, for every role a play names or a step includes that
+// the playbook does not define, the file roles/NAME.hcl. Its body is a role
+// body.
 func (pb *Playbook) loadRoleFiles() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, p := range pb.Plays {
 		for i, name := range p.RoleNames {
-			if _, ok := pb.Roles[name]; ok {
-				continue
+			diags = append(diags, pb.loadRole(name, p.RoleRange[i])...)
+		}
+	}
+	// Roles included by loaded roles, until none is new.
+	for loaded := 0; loaded != len(pb.Roles); {
+		loaded = len(pb.Roles)
+		for _, name := range sortedKeys(pb.Roles) {
+			for _, inc := range includesOf(pb.Roles[name].Steps) {
+				diags = append(diags, pb.loadRole(inc.Role, inc.DeclRange)...)
 			}
-			path := pb.roleFile(name)
-			if path == "" {
+		}
+	}
+	if !diags.HasErrors() {
+		diags = append(diags, pb.checkIncludeCycles()...)
+	}
+	return diags
+}
+
+func (pb *Playbook) loadRole(name string, subject hcl.Range) hcl.Diagnostics {
+	if _, ok := pb.Roles[name]; ok {
+		return nil
+	}
+	path := pb.roleFile(name)
+	if path == "" {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown role " + quote(name),
+			Detail:   fmt.Sprintf("No role block by that name in the playbook and no file %s.hcl in %s.%s", name, strings.Join(pb.roleDirs(), " or "), didYouMean(name, pb.roleNames())),
+			Subject:  subject.Ptr(),
+		}}
+	}
+	f, diags := pb.parser.ParseHCLFile(path)
+	if diags.HasErrors() {
+		return diags
+	}
+	r, d := decodeRole(name, f.Body, filepath.Dir(path), hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos})
+	pb.Roles[name] = r
+	return append(diags, d...)
+}
+
+// includesOf lists the includes in steps, nested ones too.
+func includesOf(steps []Step) []*Include {
+	var out []*Include
+	for _, s := range steps {
+		switch s := s.(type) {
+		case *Include:
+			out = append(out, s)
+		case *Group:
+			out = append(out, includesOf(s.Steps)...)
+			out = append(out, includesOf(s.Rescue)...)
+		}
+	}
+	return out
+}
+
+// includedRoles names the roles some step includes.
+func (pb *Playbook) includedRoles() map[string]bool {
+	included := map[string]bool{}
+	for _, r := range pb.Roles {
+		for _, inc := range includesOf(r.Steps) {
+			included[inc.Role] = true
+		}
+	}
+	return included
+}
+
+// checkIncludeCycles rejects a role that includes itself, directly or not.
+func (pb *Playbook) checkIncludeCycles() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	var visit func(name string, path []string) bool
+	visit = func(name string, path []string) bool {
+		for _, inc := range includesOf(pb.Roles[name].Steps) {
+			if slices.Contains(path, inc.Role) {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
-					Summary:  "Unknown role " + quote(name),
-					Detail:   fmt.Sprintf("No role block by that name in the playbook and no file %s.hcl in %s.%s", name, strings.Join(pb.roleDirs(), " or "), didYouMean(name, pb.roleNames())),
-					Subject:  p.RoleRange[i].Ptr(),
+					Summary:  "Include cycle",
+					Detail:   "Roles include each other in a loop: " + strings.Join(append(path, inc.Role), " -> ") + ".",
+					Subject:  inc.DeclRange.Ptr(),
 				})
-				continue
+				return false
 			}
-			f, d := pb.parser.ParseHCLFile(path)
-			diags = append(diags, d...)
-			if d.HasErrors() {
-				continue
+			if !visit(inc.Role, append(slices.Clone(path), inc.Role)) {
+				return false
 			}
-			r, d := decodeRole(name, f.Body, filepath.Dir(path), hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos})
-			diags = append(diags, d...)
-			pb.Roles[name] = r
+		}
+		return true
+	}
+	for _, name := range sortedKeys(pb.Roles) {
+		if !visit(name, []string{name}) {
+			break
 		}
 	}
 	return diags
@@ -416,6 +504,14 @@ func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {
 			g, d := decodeGroup(b, baseDir)
 			diags = append(diags, d...)
 			steps = append(steps, g)
+		case blockInclude:
+			content, d := b.Body.Content(includeSchema)
+			diags = append(diags, d...)
+			inc := &Include{Role: b.Labels[0], DeclRange: b.DefRange}
+			if a, ok := content.Attributes["vars"]; ok {
+				inc.Vars = a.Expr
+			}
+			steps = append(steps, inc)
 		}
 	}
 	return steps, diags

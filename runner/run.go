@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +75,9 @@ type frame struct {
 	each       cty.Value // cty.NilVal outside a loop
 	notified   map[string]bool
 	handlers   []*TaskDecl
+	// own holds what the tasks of one item of a parallel block register, so
+	// that items running at once do not see each other's results.
+	own map[string]cty.Value
 }
 
 func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
@@ -124,10 +128,11 @@ func (ex *executor) preflight() hcl.Diagnostics {
 			}
 		}
 	}
+	included := ex.pb.includedRoles()
 	for _, name := range sortedKeys(ex.pb.Roles) {
 		r := ex.pb.Roles[name]
-		if r.Vars != nil {
-			continue // role vars are known only when the role starts
+		if r.Vars != nil || included[name] {
+			continue // their locals are known only when the role starts
 		}
 		walkTasks(r.Steps, check)
 		for _, h := range r.Handlers {
@@ -225,6 +230,8 @@ func (ex *executor) runSteps(ctx context.Context, steps []Step, f frame) error {
 			err = ex.runTask(ctx, s, f)
 		case *Group:
 			err = ex.runGroup(ctx, s, f)
+		case *Include:
+			err = ex.runInclude(ctx, s, f)
 		}
 		if err != nil {
 			return err
@@ -313,6 +320,10 @@ func (ex *executor) runParallel(ctx context.Context, g *Group, f frame, items []
 	for i, each := range items {
 		inner := f
 		inner.each = each
+		inner.own = maps.Clone(f.own)
+		if inner.own == nil {
+			inner.own = map[string]cty.Value{}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -326,6 +337,22 @@ func (ex *executor) runParallel(ctx context.Context, g *Group, f frame, items []
 		}
 	}
 	return nil
+}
+
+// runInclude runs an included role's steps with its vars as locals.
+func (ex *executor) runInclude(ctx context.Context, inc *Include, f frame) error {
+	r := ex.pb.Roles[inc.Role]
+	inner := f
+	inner.tags = concatTags(f.tags, r.Tags)
+	var err error
+	for _, vars := range []hcl.Expression{r.Vars, inc.Vars} {
+		if vars != nil {
+			if inner.locals, err = ex.withVars(inner.locals, vars, f); err != nil {
+				return err
+			}
+		}
+	}
+	return ex.runSteps(ctx, r.Steps, inner)
 }
 
 // loopItems turns a for_each value into each objects {key, value}.
@@ -364,6 +391,11 @@ func (ex *executor) anySelected(steps []Step, inherited []string) bool {
 			if ex.anySelected(s.Steps, concatTags(inherited, s.Tags)) {
 				return true
 			}
+		case *Include:
+			inc := ex.pb.Roles[s.Role]
+			if ex.anySelected(inc.Steps, concatTags(inherited, inc.Tags)) {
+				return true
+			}
 		}
 	}
 	return false
@@ -383,6 +415,10 @@ func (ex *executor) skipAll(steps []Step, f frame) {
 			inner := f
 			inner.tags = concatTags(f.tags, s.Tags)
 			ex.skipAll(s.Steps, inner)
+		case *Include:
+			inner := f
+			inner.tags = concatTags(f.tags, ex.pb.Roles[s.Role].Tags)
+			ex.skipAll(ex.pb.Roles[s.Role].Steps, inner)
 		}
 	}
 }
@@ -524,7 +560,11 @@ func (ex *executor) finish(t *TaskDecl, r *TaskResult, f frame) {
 	r.redact(ex.secrets)
 	ex.mu.Lock()
 	ex.recap.add(r)
-	if t.Register != "" {
+	switch {
+	case t.Register == "":
+	case f.own != nil:
+		f.own[t.Register] = r.registerValue()
+	default:
 		ex.registered[t.Register] = r.registerValue()
 	}
 	ex.mu.Unlock()
@@ -539,10 +579,29 @@ func (ex *executor) newResult(t *TaskDecl, f frame) *TaskResult {
 	return r
 }
 
+// itemLabel names a loop item in the recap: a string as it is, a list of
+// strings (a batch) joined, an object by its service or name.
 func itemLabel(each cty.Value) string {
 	v := each.GetAttr("value")
-	if v.Type() == cty.String {
+	switch t := v.Type(); {
+	case t == cty.String:
 		return v.AsString()
+	case t.IsListType() || t.IsTupleType() || t.IsSetType():
+		var parts []string
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if e.Type() != cty.String {
+				return describe(v)
+			}
+			parts = append(parts, e.AsString())
+		}
+		return strings.Join(parts, ", ")
+	case t.IsObjectType():
+		for _, attr := range []string{"service", "name"} {
+			if t.HasAttribute(attr) && v.GetAttr(attr).Type() == cty.String {
+				return v.GetAttr(attr).AsString()
+			}
+		}
 	}
 	k := each.GetAttr("key")
 	if k.Type() == cty.String {
@@ -571,6 +630,9 @@ func (ex *executor) evalContext(f frame) *hcl.EvalContext {
 	ex.mu.Lock()
 	vars := make(map[string]cty.Value, len(ex.registered)+3)
 	for k, v := range ex.registered {
+		vars[k] = v
+	}
+	for k, v := range f.own {
 		vars[k] = v
 	}
 	ex.mu.Unlock()

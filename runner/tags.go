@@ -117,6 +117,9 @@ func (pb *Playbook) eachTask(fn func(t *TaskDecl, tags []string)) {
 					case *Group:
 						walk(s.Steps, concatTags(inherited, s.Tags))
 						walk(s.Rescue, concatTags(inherited, s.Tags))
+					case *Include:
+						inc := pb.Roles[s.Role]
+						walk(inc.Steps, concatTags(inherited, inc.Tags))
 					}
 				}
 			}

@@ -35,6 +35,9 @@ func (pb *Playbook) validate() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, r := range pb.Roles {
 		addVarsKeys(r.Vars, names.locals)
+		for _, inc := range includesOf(r.Steps) {
+			addVarsKeys(inc.Vars, names.locals)
+		}
 		walkTasks(r.Steps, func(t *TaskDecl) {
 			if t.Register != "" {
 				names.registered[t.Register] = true
@@ -58,8 +61,11 @@ func (pb *Playbook) validate() hcl.Diagnostics {
 	for _, a := range pb.Locals {
 		diags = append(diags, names.checkRefs(a.Expr)...)
 	}
+	included := pb.includedRoles()
 	for _, name := range sortedKeys(pb.Roles) {
 		r := pb.Roles[name]
+		names := names
+		names.inLoop = included[name] // an included role sees the each of where it is included
 		diags = append(diags, names.checkRefs(r.Vars)...)
 		handlers := map[string]bool{}
 		var handlerNames []string
@@ -117,6 +123,8 @@ func (n scopeNames) checkSteps(steps []Step, handlers map[string]bool, handlerNa
 					})
 				}
 			}
+		case *Include:
+			diags = append(diags, n.checkRefs(s.Vars)...)
 		case *Group:
 			diags = append(diags, n.checkRefs(s.ForEach)...)
 			inner := n

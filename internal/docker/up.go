@@ -10,6 +10,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/compose/v5/pkg/api"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 )
 
 // UpResult says what Up or Recreate did.
@@ -143,6 +145,15 @@ func (c *Client) Recreate(ctx context.Context, project *types.Project, services 
 		return res, nil
 	}
 	res.Changed = true
+	for _, name := range targets {
+		n, err := c.removeLeftovers(ctx, project.Name, name)
+		if err != nil {
+			return UpResult{}, err
+		}
+		if n > 0 {
+			res.Reasons[name] += fmt.Sprintf("; removed %d leftover container(s) of an interrupted recreate", n)
+		}
+	}
 	narrowed, _, err := selectServices(project, targets, true)
 	if err != nil {
 		return UpResult{}, err
@@ -228,4 +239,27 @@ func (c *Client) runUp(ctx context.Context, project *types.Project, opts api.UpO
 	c.events.begin(progressFrom(ctx))
 	err := c.compose.Up(ctx, project, opts)
 	return c.events.end(), err
+}
+
+// removeLeftovers removes the stopped extra containers of services. Compose
+// creates a replacement under a temporary name before it stops the old
+// container: a run killed in between leaves two containers for the service,
+// which Compose then cannot recreate over (name conflict). The service is
+// being recreated, and drained, so whatever of it does not run can go.
+func (c *Client) removeLeftovers(ctx context.Context, projectName, service string) (int, error) {
+	items, err := c.listService(ctx, projectName, service)
+	if err != nil || len(items) < 2 {
+		return 0, err
+	}
+	removed := 0
+	for _, it := range items {
+		if it.State == container.StateRunning {
+			continue
+		}
+		if _, err := c.api.ContainerRemove(ctx, it.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+			return removed, fmt.Errorf("removing %s, left over by an interrupted recreate: %w", shortID(it.ID), err)
+		}
+		removed++
+	}
+	return removed, nil
 }

@@ -1,0 +1,128 @@
+# rollout: bring every replica to the release the compose file names, batch
+# by batch, so that the others keep serving; replicas already at it are not
+# touched. Included by upgrade and rollback, with these vars:
+#
+#   rolling_to      the release the compose file was rendered at
+#   batches         the replicas in batches, e.g. chunklist(local.services, 2)
+#   delay           the wait between two batches, e.g. "0s"
+#   monitor         how long a new replica must stay healthy, e.g. "0s"
+#   failure_action  "rollback" or "pause"
+#   fallback        the release a failed rollout returns to
+#
+# If a batch does not turn healthy: with "rollback", every replica goes back
+# to the fallback release the same way, and the run fails saying so; with
+# "pause", the batch stays drained, the others serve, and the run fails
+# saying how to go on.
+
+serial "batch" {
+  for_each = local.batches
+  pause    = local.delay
+
+  # Replicas of the batch already at the release must be healthy before
+  # anything else is drained: an interrupted run may have left one drained
+  # and still booting, and the next drain or the final render puts it back
+  # in service. A no-op wait of ~200 ms on a converged deployment.
+  block "in service" {
+    for_each = each.value
+    parallel = true
+
+    task "compose_outdated" "current" {
+      file     = local.compose
+      project  = var.project
+      service  = each.value
+      register = "current"
+    }
+    task "wait_healthy" "in service" {
+      when    = !current.changed
+      file    = local.compose
+      project = var.project
+      service = each.value
+      timeout = var.health_timeout
+    }
+  }
+
+  task "compose_outdated" "outdated" {
+    file     = local.compose
+    project  = var.project
+    services = each.value
+    register = "outdated"
+  }
+
+  block "replace" {
+    when = outdated.changed
+
+    include "replace" {
+      vars = { batch = each.value, down = each.value, after = [], monitor = local.monitor }
+    }
+  }
+
+  rescue {
+    task "assert" "paused" {
+      when     = local.failure_action == "pause"
+      that     = [false]
+      fail_msg = "paused: release ${local.rolling_to} failed on ${join(", ", each.value)}, which stays drained while the other replicas serve; run the upgrade again with a fixed release to go on, or with -e version=${local.fallback} to go back"
+    }
+
+    task "template" "compose file at the fallback release" {
+      src  = "../templates/docker-compose.yml.tmpl"
+      dest = local.compose
+      vars = { version = local.fallback }
+    }
+
+    # The failed batch first, one replica at a time: it is drained already,
+    # and its members not yet restored stay drained while the others serve.
+    # Then every other replica the run changed.
+    serial "restore" {
+      for_each = concat(
+        [for j, s in each.value : { service = s, down = slice(each.value, j, length(each.value)), after = slice(each.value, j + 1, length(each.value)) }],
+        [for s in flatten(local.batches) : { service = s, down = [s], after = [] } if !contains(each.value, s)],
+      )
+
+      task "compose_outdated" "outdated" {
+        file     = local.compose
+        project  = var.project
+        service  = each.value.service
+        register = "diverged"
+      }
+
+      block "restore" {
+        when = diverged.changed
+
+        include "replace" {
+          vars = { batch = [each.value.service], down = each.value.down, after = each.value.after, monitor = "0s" }
+        }
+      }
+    }
+
+    # A member of the failed batch that was never recreated is still at the
+    # fallback release: back in service too.
+    task "template" "all replicas in service" {
+      src  = "../templates/nginx.conf.tmpl"
+      dest = local.conf
+      vars = { down = [] }
+    }
+    task "proxy_reload" "all replicas in service" {
+      file    = local.compose
+      project = var.project
+      conf    = local.conf
+    }
+
+    task "assert" "rolled back" {
+      that     = [false]
+      fail_msg = "release ${local.rolling_to} did not turn healthy: every replica was rolled back to ${local.fallback}"
+    }
+  }
+}
+
+# Every replica in service: a no-op after a clean rollout, and what brings
+# the proxy back in line when an earlier run was interrupted mid-way.
+task "template" "all replicas in service" {
+  src  = "../templates/nginx.conf.tmpl"
+  dest = local.conf
+  vars = { down = [] }
+}
+task "proxy_reload" "all replicas in service" {
+  file    = local.compose
+  project = var.project
+  conf    = local.conf
+}
