@@ -17,37 +17,7 @@ task "lock" "project" {
   path = local.lock
 }
 
-task "assert" "state" {
-  that     = [contains(local.colour_names, local.live)]
-  fail_msg = "${local.live_file} says the live colour is \"${local.live}\", not blue or green: fix or remove it"
-}
-
-# The proxy serves the recorded live colour before the idle one is touched:
-# a no-op, unless an earlier run was interrupted between its switch and its
-# record; then traffic goes back to the recorded colour (which that run left
-# running) first, so that the colour about to be replaced serves nothing.
-task "template" "proxy on the live colour" {
-  src      = "../templates/bluegreen-nginx.conf.tmpl"
-  dest     = local.conf
-  vars     = { upstream = local.live_services, live_colour = local.live, live_release = local.live_release }
-  register = "live_conf"
-}
-serial "live replica" {
-  for_each = local.live_services
-  when     = live_conf.changed
-
-  task "wait_healthy" "healthy" {
-    file    = local.compose
-    project = var.project
-    service = each.value
-    timeout = var.health_timeout
-  }
-}
-task "proxy_reload" "proxy on the live colour" {
-  file    = local.compose
-  project = var.project
-  conf    = local.conf
-}
+include "bluegreen_live" {}
 
 block "release to the idle colour" {
   when = var.version != local.live_release
