@@ -125,6 +125,6 @@ play "bluegreen" {
     "bluegreen_deploy",
     "bluegreen_switchback",
     "bluegreen_retire",
-    "bluegreen_teardown",
+    "teardown",
   ]
 }

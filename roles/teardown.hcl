@@ -1,5 +1,6 @@
-# teardown: remove the project's containers, network and volumes. Tagged
-# never, so it runs only when asked for: -t teardown.
+# teardown: remove the project's containers, network and volumes, and dir
+# with its state files (app.hcl and bluegreen.hcl alike). Tagged never, so it
+# runs only when asked for: -t teardown.
 tags = ["never", "teardown"]
 
 # Not while another run works on the deployment. With neither a lock file
