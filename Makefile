@@ -15,10 +15,11 @@ images:
 	@if docker info >/dev/null 2>&1; then bash testdata/images/build.sh; \
 	else echo "make images: no Docker engine reachable: images not built (the end-to-end tests will say they skip)"; fi
 
-# All tests, the end-to-end ones against the real Docker engine included.
+# All tests, the end-to-end ones against the real Docker engine included;
+# one package at a time, so that load tests do not share 2 cores with others.
 test: images
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) test -p 1 -count=1 -timeout 40m ./...
 
 # Build, provision 0.0.1, upgrade to 0.0.2 under load, print the probe's verdict.
 demo: build images

@@ -473,6 +473,7 @@ func (ex *executor) runTask(ctx context.Context, t *TaskDecl, f frame) error {
 	}
 	ex.printer.TaskStart(r)
 	env := ex.env(t, f)
+	env.Timeout = timeout
 	start := time.Now()
 	var res tasks.Result
 	for attempt := 0; ; attempt++ {

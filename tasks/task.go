@@ -48,6 +48,9 @@ type Env struct {
 	// Progress reports a live step ("waiting for app_1: 1.2s"); never nil.
 	Progress func(format string, args ...any)
 	Shared   *Shared
+	// Timeout is the task's timeout, which the runner also sets as the
+	// deadline of Check's and Apply's ctx; kinds that wait name it in errors.
+	Timeout time.Duration
 }
 
 // Progressf calls Progress when set.

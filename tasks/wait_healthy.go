@@ -206,9 +206,11 @@ func monitorReady(ctx context.Context, env *Env, c *docker.Client, project, serv
 // container exits.
 func waitReady(ctx context.Context, env *Env, c *docker.Client, project, service string, s waitSpec) (time.Duration, error) {
 	start := time.Now()
-	budget := (*WaitHealthy)(nil).DefaultTimeout() // what the error reports: the task's timeout
-	if dl, ok := ctx.Deadline(); ok {
+	budget := env.Timeout // what the error reports: the task's timeout
+	if dl, ok := ctx.Deadline(); ok && budget == 0 {
 		budget = time.Until(dl)
+	} else if budget == 0 {
+		budget = (*WaitHealthy)(nil).DefaultTimeout()
 	}
 	s.timeout = composeBound(ctx, budget)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)

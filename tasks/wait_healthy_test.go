@@ -48,6 +48,8 @@ services:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
+		env.Timeout = d
+		defer func() { env.Timeout = 0 }()
 		start := time.Now()
 		res, err := (&WaitHealthy{File: "compose.yaml", Project: project, Service: service, Interval: "50ms"}).Apply(ctx, env)
 		return res, time.Since(start), err
