@@ -18,7 +18,8 @@ import (
 // for traffic: it runs, its Docker health status is "healthy" (when the
 // image or the compose file defines a healthcheck), and
 // GET http://CONTAINER_IP:port/path answered 200 `successes` times in a row,
-// polled every `interval`. It fails when `timeout` passes first, saying the
+// polled every `interval` (once is enough for a container Docker already
+// reports healthy when the wait starts: a converged run). It fails when `timeout` passes first, saying the
 // last health probe output and the last HTTP error, and fails at once when
 // the container exits or, under a restart policy, crashes and is restarted
 // (with its exit code and last log lines). Never changed; Check does not
@@ -231,6 +232,10 @@ func waitReady(ctx context.Context, env *Env, c *docker.Client, project, service
 		// the container and its restart count when first seen: a restart
 		// since means it crashed
 		seenID       string
+		// A container Docker already reports healthy when first seen has
+		// passed its own probes for a while: one GET more is enough. This
+		// keeps the health gate of a converged run to one poll.
+		need = s.successes
 		seenRestarts int
 		tick         = time.NewTicker(s.interval)
 	)
@@ -242,6 +247,11 @@ func waitReady(ctx context.Context, env *Env, c *docker.Client, project, service
 		if err == nil {
 			name = ctr.Name
 			if ctr.ID != seenID {
+				if seenID == "" && ctr.Running && ctr.Health == "healthy" {
+					need = 1
+				} else {
+					need = s.successes
+				}
 				seenID, seenRestarts = ctr.ID, ctr.Restarts
 			}
 		}
@@ -295,7 +305,7 @@ func waitReady(ctx context.Context, env *Env, c *docker.Client, project, service
 				streak = 0
 			default:
 				streak++
-				if streak >= s.successes {
+				if streak >= need {
 					return time.Since(start), nil
 				}
 			}
