@@ -231,11 +231,11 @@ func waitReady(ctx context.Context, env *Env, c *docker.Client, project, service
 		name     = service // the container's name once known
 		// the container and its restart count when first seen: a restart
 		// since means it crashed
-		seenID       string
+		seenID string
 		// A container Docker already reports healthy when first seen has
 		// passed its own probes for a while: one GET more is enough. This
 		// keeps the health gate of a converged run to one poll.
-		need = s.successes
+		need         = s.successes
 		seenRestarts int
 		tick         = time.NewTicker(s.interval)
 	)
