@@ -437,7 +437,9 @@ func (ex *executor) runTask(ctx context.Context, t *TaskDecl, f frame) error {
 		return nil
 	}
 	if ex.stopped() || ctx.Err() != nil {
+		ex.mu.Lock()
 		ex.recap.StoppedBefore = ex.newResult(t, f).Title()
+		ex.mu.Unlock()
 		return ErrInterrupted
 	}
 	if t.Kind == flushHandlers {
