@@ -69,27 +69,8 @@ block "release to the idle colour" {
     }
   }
 
-  # The switch: one reload; proxy_reload returns once the old workers,
-  # which finish the requests in flight to the old colour, are gone.
-  task "template" "nginx conf on the idle colour" {
-    src  = "../templates/bluegreen-nginx.conf.tmpl"
-    dest = local.conf
-    vars = { upstream = local.idle_services, live_colour = local.idle, live_release = var.version }
-  }
-  task "proxy_reload" "switch" {
-    file    = local.compose
-    project = var.project
-    conf    = local.conf
-  }
-
-  task "template" "record the live colour" {
-    src  = "../templates/bluegreen-value.tmpl"
-    dest = local.live_file
-    vars = { value = local.idle }
-  }
-  task "template" "record the live release" {
-    src  = "../templates/bluegreen-value.tmpl"
-    dest = "${local.dir}/live-release"
-    vars = { value = var.version }
+  # The switch: one reload.
+  include "bluegreen_switch" {
+    vars = { switch_release = var.version }
   }
 }

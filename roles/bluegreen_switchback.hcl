@@ -50,24 +50,6 @@ serial "replica" {
   }
 }
 
-task "template" "nginx conf on the idle colour" {
-  src  = "../templates/bluegreen-nginx.conf.tmpl"
-  dest = local.conf
-  vars = { upstream = local.idle_services, live_colour = local.idle, live_release = local.idle_release }
-}
-task "proxy_reload" "switch" {
-  file    = local.compose
-  project = var.project
-  conf    = local.conf
-}
-
-task "template" "record the live colour" {
-  src  = "../templates/bluegreen-value.tmpl"
-  dest = local.live_file
-  vars = { value = local.idle }
-}
-task "template" "record the live release" {
-  src  = "../templates/bluegreen-value.tmpl"
-  dest = "${local.dir}/live-release"
-  vars = { value = local.idle_release }
+include "bluegreen_switch" {
+  vars = { switch_release = local.idle_release }
 }

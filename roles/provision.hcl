@@ -51,16 +51,4 @@ task "proxy_reload" "proxy conf" {
   conf    = local.conf
 }
 
-# When this run changed the release, the one before is what -t rollback
-# returns to.
-task "template" "record previous release" {
-  when = local.previous != var.version
-  src  = "../templates/release.tmpl"
-  dest = local.previous_release
-  vars = { version = local.previous }
-}
-
-task "template" "record release" {
-  src  = "../templates/release.tmpl"
-  dest = local.release
-}
+include "record_release" {}

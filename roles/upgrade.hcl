@@ -54,17 +54,4 @@ include "rollout" {
   }
 }
 
-# When this run changed the release, the one before is what -t rollback
-# returns to. Written before last-good-release, so that a run interrupted in
-# between records it again when resumed.
-task "template" "record previous release" {
-  when = local.previous != var.version
-  src  = "../templates/release.tmpl"
-  dest = local.previous_release
-  vars = { version = local.previous }
-}
-
-task "template" "record release" {
-  src  = "../templates/release.tmpl"
-  dest = local.release
-}
+include "record_release" {}

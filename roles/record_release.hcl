@@ -1,0 +1,16 @@
+# record_release: remember the release every replica now runs, and, when
+# this run changed it, the one before (what -t rollback returns to). The
+# previous one is written first, so that a run interrupted in between
+# records it again when resumed. Included by provision and upgrade.
+
+task "template" "record previous release" {
+  when = local.previous != var.version
+  src  = "../templates/release.tmpl"
+  dest = local.previous_release
+  vars = { version = local.previous }
+}
+
+task "template" "record release" {
+  src  = "../templates/release.tmpl"
+  dest = local.release
+}
