@@ -116,26 +116,8 @@ func dkWant(t *testing.T, err error, parts ...string) {
 	}
 }
 
-const dkStack = `
-services:
-  db:
-    image: zdplay-test/tiny:1
-    environment: {TINY_VERSION: db}
-  app_1:
-    image: zdplay-test/tiny:1
-    environment: {TINY_VERSION: "1"}
-    depends_on: [db]
-    stop_grace_period: 5s
-    healthcheck:
-      test: ["CMD", "/tiny", "-check"]
-      interval: 250ms
-      timeout: 2s
-      retries: 3
-  app_2:
-    image: zdplay-test/tiny:1
-    environment: {TINY_VERSION: "1"}
-    depends_on: [db]
-`
+// dkStack is the shared test stack: db, app_1 (with a healthcheck) and app_2.
+const dkStack = dockertest.Stack
 
 // --- no Docker needed -------------------------------------------------------
 

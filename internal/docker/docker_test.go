@@ -66,26 +66,9 @@ func newProject(t *testing.T, c *Client, body string) (*types.Project, string) {
 	return p, file
 }
 
-const threeServices = `
-services:
-  db:
-    image: zdplay-test/tiny:1
-    environment: {TINY_VERSION: db}
-  app_1:
-    image: zdplay-test/tiny:1
-    environment: {TINY_VERSION: "1"}
-    depends_on: [db]
-    stop_grace_period: 3s
-    healthcheck:
-      test: ["CMD", "/tiny", "-check"]
-      interval: 250ms
-      timeout: 2s
-      retries: 3
-  app_2:
-    image: zdplay-test/tiny:1
-    environment: {TINY_VERSION: "1"}
-    depends_on: [db]
-`
+// threeServices is the shared test stack: db, app_1 (with a healthcheck and
+// a 3s stop_grace_period) and app_2.
+const threeServices = dockertest.Stack
 
 // --- no Docker needed -------------------------------------------------------
 

@@ -35,6 +35,30 @@ const Label = "zdplay.test"
 // ProjectPrefix starts the name of every compose project the tests create.
 const ProjectPrefix = "zdplaytest-"
 
+// Stack is the compose file the Docker tests of internal/docker and tasks
+// share: db, app_1 (a healthcheck, stop_grace_period 3s) and app_2, all on
+// the tiny image.
+const Stack = `
+services:
+  db:
+    image: zdplay-test/tiny:1
+    environment: {TINY_VERSION: db}
+  app_1:
+    image: zdplay-test/tiny:1
+    environment: {TINY_VERSION: "1"}
+    depends_on: [db]
+    stop_grace_period: 3s
+    healthcheck:
+      test: ["CMD", "/tiny", "-check"]
+      interval: 250ms
+      timeout: 2s
+      retries: 3
+  app_2:
+    image: zdplay-test/tiny:1
+    environment: {TINY_VERSION: "1"}
+    depends_on: [db]
+`
+
 const tinyMain = `package main
 
 import (
