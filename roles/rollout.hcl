@@ -96,16 +96,7 @@ serial "batch" {
 
     # A member of the failed batch that was never recreated is still at the
     # fallback release: back in service too.
-    task "template" "all replicas in service" {
-      src  = "../templates/nginx.conf.tmpl"
-      dest = local.conf
-      vars = { down = [] }
-    }
-    task "proxy_reload" "all replicas in service" {
-      file    = local.compose
-      project = var.project
-      conf    = local.conf
-    }
+    include "in_service" {}
 
     task "assert" "rolled back" {
       that     = [false]
@@ -116,13 +107,4 @@ serial "batch" {
 
 # Every replica in service: a no-op after a clean rollout, and what brings
 # the proxy back in line when an earlier run was interrupted mid-way.
-task "template" "all replicas in service" {
-  src  = "../templates/nginx.conf.tmpl"
-  dest = local.conf
-  vars = { down = [] }
-}
-task "proxy_reload" "all replicas in service" {
-  file    = local.compose
-  project = var.project
-  conf    = local.conf
-}
+include "in_service" {}
