@@ -387,3 +387,39 @@ func TestComposeRemoveTask(t *testing.T) {
 		t.Fatalf("remove again: %+v", res)
 	}
 }
+
+// TestComposeRemoveOrphansTask removes what the file no longer lists, and
+// nothing else.
+func TestComposeRemoveOrphansTask(t *testing.T) {
+	env, project := dkEnv(t, dkStack)
+	dkRun(t, env, &ComposeUp{File: "compose.yaml", Project: project}, true)
+	keep := dkContainer(t, env, project, "app_1")
+	zero := 0
+	rm := &ComposeRemove{File: "compose.yaml", Project: project, Orphans: true, GracePeriod: &zero}
+	if res := dkRun(t, env, rm, true); res.Changed || !strings.Contains(res.Msg, "no orphan") {
+		t.Fatalf("nothing orphaned yet: %+v", res)
+	}
+	// app_2 leaves the file: it is the orphan.
+	dockertest.WriteFile(t, env.BaseDir, "compose.yaml", strings.Replace(dkStack, "  app_2:", "  gone_app_2:", 1))
+	if res := dkRun(t, env, rm, false); !res.Changed || !strings.Contains(res.Msg, "would remove "+project+"-app_2-1") {
+		t.Fatalf("check: %+v", res)
+	}
+	if res := dkRun(t, env, rm, true); !res.Changed || !strings.Contains(res.Msg, "app_2") || strings.Contains(res.Msg, "app_1") {
+		t.Fatalf("apply: %+v", res)
+	}
+	if _, err := dkClient(t, env).ContainerOf(context.Background(), project, "app_2"); !composeNoContainer(err) {
+		t.Fatalf("app_2 still has a container: %v", err)
+	}
+	if again := dkContainer(t, env, project, "app_1"); again.ID != keep.ID || !again.Running {
+		t.Fatal("removing orphans touched app_1")
+	}
+	for _, bad := range []*ComposeRemove{
+		{Project: project, Orphans: true},
+		{Project: project, File: "compose.yaml", Orphans: true, Services: []string{"app_1"}},
+		{Project: project},
+	} {
+		if _, err := bad.Check(context.Background(), env); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}

@@ -3,9 +3,34 @@ package docker
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/client"
 )
+
+// Orphans lists, sorted, the services of a project that have containers but
+// that the compose file no longer lists: what `docker compose up
+// --remove-orphans` would remove (a start-first surge replica after the
+// rollout, a replica beyond a lowered replica count).
+func (c *Client) Orphans(ctx context.Context, project *types.Project) ([]string, error) {
+	res, err := c.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).
+		Add("label", api.ProjectLabel+"="+project.Name).
+		Add("label", api.OneoffLabel+"=False")})
+	if err != nil {
+		return nil, fmt.Errorf("listing containers of project %s: %w", project.Name, err)
+	}
+	var orphans []string
+	for _, it := range res.Items {
+		s := it.Labels[api.ServiceLabel]
+		if _, listed := project.Services[s]; !listed && !slices.Contains(orphans, s) {
+			orphans = append(orphans, s)
+		}
+	}
+	slices.Sort(orphans)
+	return orphans, nil
+}
 
 // RemoveServices stops (SIGTERM, then SIGKILL after grace seconds) and
 // removes every container of the given services of a project, found by
