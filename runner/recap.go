@@ -55,11 +55,17 @@ const redacted = "(sensitive value)"
 
 // redact hides secrets in everything a result prints, diffs and JSON included.
 func (r *TaskResult) redact(secrets []string) {
-	for _, s := range secrets {
-		for _, field := range []*string{&r.Msg, &r.Error, &r.Diff, &r.Stdout, &r.Stderr} {
-			*field = strings.ReplaceAll(*field, s, redacted)
-		}
+	for _, field := range []*string{&r.Msg, &r.Error, &r.Diff, &r.Stdout, &r.Stderr} {
+		*field = redactIn(*field, secrets)
 	}
+}
+
+// redactIn replaces every secret in s.
+func redactIn(s string, secrets []string) string {
+	for _, secret := range secrets {
+		s = strings.ReplaceAll(s, secret, redacted)
+	}
+	return s
 }
 
 // registerValue is what `register = "name"` exposes to later expressions.

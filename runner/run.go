@@ -626,6 +626,7 @@ func (ex *executor) env(t *TaskDecl, f frame) *tasks.Env {
 		Vars:     data,
 		Progress: func(format string, args ...any) { ex.printer.Progress(fmt.Sprintf(format, args...)) },
 		Shared:   ex.shared,
+		Redact:   func(s string) string { return redactIn(s, ex.secrets) },
 	}
 }
 

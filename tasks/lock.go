@@ -21,12 +21,12 @@ import (
 // recreating replicas under the first one's feet.
 //
 // What it changes: it creates path (and its directory) when missing and
-// writes the holder into it: pid, command line, start time and host, which
-// is what the refused run reports. The lock is released, and the file
-// emptied, when the run ends; the kernel releases it too when the process
-// dies (kill -9, a crash), so a killed run never leaves a stale lock behind
-// and a re-run simply takes it. Taking the same path again in the same run
-// is a no-op.
+// writes the holder into it: pid, command line (sensitive values redacted,
+// see Env.Redact), start time and host, which is what the refused run
+// reports. The lock is released, and the file emptied, when the run ends;
+// the kernel releases it too when the process dies (kill -9, a crash), so a
+// killed run never leaves a stale lock behind and a re-run simply takes it.
+// Taking the same path again in the same run is a no-op.
 //
 // When changed: never (ok); a lock held by another process is a failure.
 //
@@ -104,7 +104,7 @@ func (t *Lock) Apply(ctx context.Context, env *Env) (Result, error) {
 			continue
 		}
 		h := lockHeld{f: f, since: time.Now(), exclusive: true}
-		if err := h.record(); err != nil {
+		if err := h.record(holderCommand(env)); err != nil {
 			f.Close()
 			return Result{}, fmt.Errorf("lock: recording the holder in %s: %w", t.Path, err)
 		}
@@ -151,11 +151,25 @@ type lockHeld struct {
 	exclusive bool
 }
 
-// record writes the holder into the lock file.
-func (h *lockHeld) record() error {
+// holderCommand is this process's command line as the lock file records it:
+// with the values of sensitive variables redacted, since `-e password=...`
+// would otherwise be written to the file and printed by every refused run.
+func holderCommand(env *Env) string {
+	argv := os.Args
+	if env.Redact != nil {
+		argv = make([]string, len(os.Args))
+		for i, a := range os.Args {
+			argv[i] = env.Redact(a)
+		}
+	}
+	return commandLine(argv)
+}
+
+// record writes the holder, running command, into the lock file.
+func (h *lockHeld) record(command string) error {
 	host, _ := os.Hostname()
 	content := fmt.Sprintf("pid: %d\ncommand: %s\nstarted: %s\nhost: %s\n",
-		os.Getpid(), commandLine(os.Args), h.since.Format(time.RFC3339), host)
+		os.Getpid(), command, h.since.Format(time.RFC3339), host)
 	if err := h.f.Truncate(0); err != nil {
 		return err
 	}

@@ -68,6 +68,33 @@ func TestLockRefusesASecondRunNamingTheHolder(t *testing.T) {
 	second.Shared.Close()
 }
 
+// A sensitive value on the command line (-e password=...) is redacted in the
+// recorded holder, so neither the lock file nor a refused run shows it.
+func TestLockRedactsSecretsInTheRecordedCommand(t *testing.T) {
+	args := os.Args
+	os.Args = append(append([]string{}, args...), "-e", "password=hunter2", "-e", "dir=/srv")
+	t.Cleanup(func() { os.Args = args })
+	path := filepath.Join(t.TempDir(), ".zdplay.lock")
+	lock := &Lock{Path: path}
+	holder := lockEnv()
+	holder.Redact = func(s string) string { return strings.ReplaceAll(s, "hunter2", "(sensitive value)") }
+	defer holder.Shared.Close()
+
+	if _, err := lock.Apply(context.Background(), holder); err != nil {
+		t.Fatal(err)
+	}
+	content, _ := os.ReadFile(path)
+	if strings.Contains(string(content), "hunter2") ||
+		!strings.Contains(string(content), " -e 'password=(sensitive value)' -e dir=/srv\n") {
+		t.Fatalf("lock file = %q, want the command with the password redacted", content)
+	}
+	// The refused run knows no secrets: it shows what the file says.
+	_, err := lock.Apply(context.Background(), lockEnv())
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "password=(sensitive value)") {
+		t.Fatalf("refused run: err = %v, want the holder named without the password", err)
+	}
+}
+
 func TestLockCheckModeIsSharedAndWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "deploy")
