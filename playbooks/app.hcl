@@ -4,6 +4,7 @@
 #
 #   zdplay run playbooks/app.hcl -t provision
 #   zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2
+#   zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2 -e order=start-first
 #   zdplay run playbooks/app.hcl -t rollback
 #   zdplay run playbooks/app.hcl -t teardown
 #
@@ -71,6 +72,10 @@ variable "delay" {
   description = "how long an upgrade waits between two batches"
   default     = "0s"
 }
+variable "order" {
+  description = "stop-first (a batch leaves the proxy, then is replaced) or start-first (as many surge replicas as a batch start at the new release and serve first, so capacity never drops below replicas)"
+  default     = "stop-first"
+}
 variable "monitor" {
   description = "how long a new replica must stay healthy before it takes traffic (a failure then still counts)"
   default     = "0s"
@@ -91,6 +96,9 @@ locals {
   lock     = "${local.dir}/.zdplay.lock"
   release  = "${local.dir}/last-good-release"
   services = [for i in range(var.replicas) : "app_${i + 1}"]
+  # The surge replicas in the stack: none at rest. A start-first upgrade's
+  # rollout sets its own (surge_1..surge_P) while it runs.
+  surge = []
   # The release every replica ran after the last successful run: what a
   # failed upgrade rolls back to.
   previous = fileexists(local.release) ? trimspace(file(local.release)) : var.version

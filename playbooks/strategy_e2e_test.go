@@ -1,12 +1,15 @@
 package playbooks
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/zdplay/zdplay/internal/docker"
 	"github.com/zdplay/zdplay/runner"
 )
 
@@ -71,5 +74,68 @@ func TestFailureActionPause(t *testing.T) {
 	d.mustRun("upgrade", "version=0.0.1")
 	if seen := d.versionsServed(20); seen["app@0.0.1"] != 20 {
 		t.Fatalf("after going back: %v", seen)
+	}
+}
+
+// start-first with one replica: the surge replica serves before app_1 is
+// drained, so the proxy always has a replica to send to. nginx's retry on
+// the next upstream is off: a moment with no replica in service would fail
+// requests.
+func TestStartFirstSingleReplica(t *testing.T) {
+	d := newDeploy(t, "replicas=1", "order=start-first", "proxy_next_upstream=false")
+	upgradeUnderLoad(t, d, "0.0.1", "0.0.2", 40, true)
+	for _, step := range []string{`compose_up "surge"`, `proxy_reload "surge in service"`, `compose_remove "surge"`} {
+		if !strings.Contains(d.log.String(), step) {
+			t.Fatalf("no %s in the upgrade:\n%s", step, d.log)
+		}
+	}
+	d.wantNoSurge()
+	// Converged: no surge comes back, nothing changes.
+	d.log.Reset()
+	recap := d.mustRun("upgrade", "version=0.0.2")
+	if recap.Changed != 0 {
+		t.Fatalf("re-run changed %d tasks:\n%s", recap.Changed, d.log)
+	}
+}
+
+// start-first with a release that never turns healthy: the surge fails its
+// health gate, is removed, and no replica was touched.
+func TestStartFirstBadReleaseTouchesNothing(t *testing.T) {
+	d := newDeploy(t, "order=start-first", "health_timeout=3s")
+	d.mustRun("provision")
+	before := d.containers()
+	var err error
+	report := d.underLoad(40, true, func() { _, err = d.run("upgrade", "version=0.0.3-ping500") })
+	if err == nil || !strings.Contains(err.Error(), "did not turn healthy on surge_1: no replica was touched") {
+		t.Fatalf("err = %v, want the surge's failure", err)
+	}
+	if report.Failed != 0 {
+		t.Fatalf("%d of %d requests failed", report.Failed, report.Total)
+	}
+	if after := d.containers(); !maps.Equal(before, after) {
+		t.Fatalf("containers changed: %v -> %v", before, after)
+	}
+	d.wantNoSurge()
+	if seen := d.versionsServed(20); seen["app@0.0.1"] != 20 {
+		t.Fatalf("after the failed start-first upgrade: %v", seen)
+	}
+}
+
+// wantNoSurge fails unless the surge is gone: no container, not in the
+// compose file, not in the nginx conf.
+func (d *deploy) wantNoSurge() {
+	d.t.Helper()
+	c, err := docker.Connect(context.Background())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer c.Close()
+	if ctr, err := c.ContainerOf(context.Background(), d.project, "surge_1"); !errors.Is(err, docker.ErrNoContainer) {
+		d.t.Fatalf("surge_1 still has a container (%s): %v", ctr.Name, err)
+	}
+	for _, f := range []string{"docker-compose.yml", "nginx/default.conf"} {
+		if b, _ := os.ReadFile(filepath.Join(d.dir, f)); strings.Contains(string(b), "surge_1") {
+			d.t.Fatalf("%s still names the surge:\n%s", f, b)
+		}
 	}
 }

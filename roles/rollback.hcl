@@ -48,6 +48,7 @@ include "rollout" {
     monitor        = "0s"
     failure_action = "rollback"
     fallback       = local.previous
+    surge          = []
   }
 }
 

@@ -8,11 +8,76 @@
 #   monitor         how long a new replica must stay healthy, e.g. "0s"
 #   failure_action  "rollback" or "pause"
 #   fallback        the release a failed rollout returns to
+#   surge           start-first's surge services, e.g. ["surge_1"]; [] for
+#                   stop-first
 #
 # If a batch does not turn healthy: with "rollback", every replica goes back
 # to the fallback release the same way, and the run fails saying so; with
 # "pause", the batch stays drained, the others serve, and the run fails
 # saying how to go on.
+#
+# With a surge (start-first), it first starts the surge replicas at the
+# release and puts them in service, so that capacity never drops while a
+# batch is drained; they go when every replica runs the release. A surge
+# that does not turn healthy fails the run before any replica is touched.
+
+block "surge" {
+  when = length(local.surge) > 0
+
+  task "compose_outdated" "any replica outdated" {
+    file     = local.compose
+    project  = var.project
+    services = flatten(local.batches)
+    register = "pending"
+  }
+
+  block "start" {
+    when = pending.changed
+
+    task "template" "compose file with the surge" {
+      src  = "../templates/docker-compose.yml.tmpl"
+      dest = local.compose
+    }
+    task "compose_up" "surge" {
+      file     = local.compose
+      project  = var.project
+      services = local.surge
+    }
+    block "healthy" {
+      for_each = local.surge
+      parallel = true
+
+      task "wait_healthy" "surge healthy" {
+        file    = local.compose
+        project = var.project
+        service = each.value
+        timeout = var.health_timeout
+        monitor = local.monitor
+      }
+    }
+    task "template" "surge in service" {
+      src  = "../templates/nginx.conf.tmpl"
+      dest = local.conf
+      vars = { down = [] }
+    }
+    task "proxy_reload" "surge in service" {
+      file    = local.compose
+      project = var.project
+      conf    = local.conf
+    }
+  }
+
+  rescue {
+    include "in_service" {}
+    include "retire_surge" {
+      vars = { rendered_at = local.fallback }
+    }
+    task "assert" "surge failed" {
+      that     = [false]
+      fail_msg = "release ${local.rolling_to} did not turn healthy on ${join(", ", local.surge)}: no replica was touched, every one still runs ${local.fallback}"
+    }
+  }
+}
 
 serial "batch" {
   for_each = local.batches
@@ -95,8 +160,11 @@ serial "batch" {
     }
 
     # A member of the failed batch that was never recreated is still at the
-    # fallback release: back in service too.
+    # fallback release: back in service too. A surge goes.
     include "in_service" {}
+    include "retire_surge" {
+      vars = { rendered_at = local.fallback }
+    }
 
     task "assert" "rolled back" {
       that     = [false]
@@ -105,6 +173,10 @@ serial "batch" {
   }
 }
 
-# Every replica in service: a no-op after a clean rollout, and what brings
-# the proxy back in line when an earlier run was interrupted mid-way.
+# Every replica in service and no surge: a no-op after a clean stop-first
+# rollout, and what brings the proxy and the stack back in line when an
+# earlier run was interrupted mid-way.
 include "in_service" {}
+include "retire_surge" {
+  vars = { rendered_at = local.rolling_to }
+}

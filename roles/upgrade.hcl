@@ -5,6 +5,12 @@
 # var.delay before the next batch. Replicas already at the release are not
 # touched.
 #
+# var.order is Swarm's update order: "stop-first" (the default) as above;
+# "start-first" first brings up as many surge replicas as a batch, at the
+# new release, and puts them in service, so the proxy never has fewer than
+# var.replicas replicas to send to, even with one replica; they are removed
+# when every replica runs the release.
+#
 # If a batch does not turn healthy, var.failure_action says what follows:
 # "rollback" (the default) returns every replica to the release recorded by
 # the last good run, the same way, and fails saying so; "pause" leaves the
@@ -24,11 +30,12 @@ task "lock" "project" {
 task "assert" "strategy" {
   that = [
     var.parallelism >= 1,
+    contains(["stop-first", "start-first"], var.order),
     contains(["rollback", "pause"], var.failure_action),
     can(regex("^[0-9.]+(ms|s|m)$", var.delay)),
     can(regex("^[0-9.]+(ms|s|m)$", var.monitor)),
   ]
-  fail_msg = "invalid strategy: parallelism must be 1 or more, failure_action \"rollback\" or \"pause\", delay and monitor durations such as \"500ms\" or \"5s\""
+  fail_msg = "invalid strategy: parallelism must be 1 or more, order \"stop-first\" or \"start-first\", failure_action \"rollback\" or \"pause\", delay and monitor durations such as \"500ms\" or \"5s\""
 }
 
 task "template" "compose file" {
@@ -51,6 +58,7 @@ include "rollout" {
     monitor        = var.monitor
     failure_action = var.failure_action
     fallback       = local.previous
+    surge          = var.order == "start-first" ? [for i in range(min(var.parallelism, var.replicas)) : "surge_${i + 1}"] : []
   }
 }
 
