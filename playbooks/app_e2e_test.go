@@ -59,6 +59,8 @@ type deploy struct {
 	dir     string
 	vars    []string
 	log     *bytes.Buffer
+	// playbook is the path of the playbook run ("" = app.hcl, the shipped one).
+	playbook string
 }
 
 func newDeploy(t *testing.T, vars ...string) *deploy {
@@ -101,7 +103,11 @@ func (d *deploy) run(tags string, vars ...string) (*runner.Recap, error) {
 }
 
 func (d *deploy) runOpts(opts runner.Options, vars ...string) (*runner.Recap, error) {
-	pb, diags := runner.Load("app.hcl")
+	path := d.playbook
+	if path == "" {
+		path = "app.hcl"
+	}
+	pb, diags := runner.Load(path)
 	if diags.HasErrors() {
 		d.t.Fatal(diags)
 	}
