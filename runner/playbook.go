@@ -71,7 +71,7 @@ func stepsSchema(extraAttrs ...string) *hcl.BodySchema {
 
 var (
 	roleSchema   = withHandlers(stepsSchema("vars"))
-	groupSchema  = withRescue(stepsSchema("for_each", "when", "parallel", "pause"))
+	groupSchema  = withRescue(stepsSchema("for_each", "when", "parallel", "pause", "max_failure_ratio"))
 	rescueSchema = stepsSchema()
 )
 
@@ -161,16 +161,19 @@ var includeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "va
 // inside. A rescue list runs when a step inside fails, as Ansible's
 // block/rescue.
 type Group struct {
-	Kind      string // blockBlock or blockSerial
-	Name      string
-	Tags      []string
-	ForEach   hcl.Expression
-	When      hcl.Expression
-	Parallel  hcl.Expression // a block's items all at once instead of in order
-	Pause     hcl.Expression // a serial's wait between two items
-	Steps     []Step
-	Rescue    []Step
-	DeclRange hcl.Range
+	Kind     string // blockBlock or blockSerial
+	Name     string
+	Tags     []string
+	ForEach  hcl.Expression
+	When     hcl.Expression
+	Parallel hcl.Expression // a block's items all at once instead of in order
+	Pause    hcl.Expression // a serial's wait between two items
+	// MaxFailureRatio is the share of a serial's items that may fail while
+	// its loop goes on (Swarm's update max_failure_ratio); 0 by default.
+	MaxFailureRatio hcl.Expression
+	Steps           []Step
+	Rescue          []Step
+	DeclRange       hcl.Range
 }
 
 // TaskDecl is one task block: the common attributes decoded here, the rest
@@ -543,6 +546,17 @@ func decodeGroup(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 	}
 	if a, ok := content.Attributes["pause"]; ok {
 		g.Pause = a.Expr
+	}
+	if a, ok := content.Attributes["max_failure_ratio"]; ok {
+		g.MaxFailureRatio = a.Expr
+		if g.Kind != blockSerial {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "max_failure_ratio needs a serial",
+				Detail:   "max_failure_ratio is the share of a serial's items that may fail while it goes on with the next one; use serial \"...\" { for_each = ... }.",
+				Subject:  a.NameRange.Ptr(),
+			})
+		}
 	}
 	if g.Kind == blockSerial && g.ForEach == nil {
 		diags = append(diags, &hcl.Diagnostic{

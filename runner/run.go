@@ -78,6 +78,9 @@ type frame struct {
 	// own holds what the tasks of one item of a parallel block register, so
 	// that items running at once do not see each other's results.
 	own map[string]cty.Value
+	// failure is what a rescue sees of the failure it handles (see
+	// itemFailures.value); cty.NilVal outside a rescue.
+	failure cty.Value
 }
 
 func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
@@ -260,9 +263,14 @@ func (ex *executor) runGroup(ctx context.Context, g *Group, f frame) error {
 	if err != nil {
 		return err
 	}
+	ratio, err := ratioAttr(g.MaxFailureRatio, ex.evalContext(f))
+	if err != nil {
+		return err
+	}
 	if parallel {
 		return ex.runParallel(ctx, g, f, items)
 	}
+	loop := &itemFailures{items: len(items), ratio: ratio}
 	for i, each := range items {
 		if i > 0 && pause > 0 {
 			ex.printer.Note(fmt.Sprintf("%s %q: pausing %s before the next item", g.Kind, g.Name, pause))
@@ -274,17 +282,25 @@ func (ex *executor) runGroup(ctx context.Context, g *Group, f frame) error {
 		if each != cty.NilVal {
 			inner.each = each
 		}
-		if err := ex.runItem(ctx, g, inner); errors.Is(err, errRescued) {
+		switch err := ex.runItem(ctx, g, inner, loop); {
+		case errors.Is(err, errTolerated):
+			continue
+		case errors.Is(err, errRescued):
 			return nil
-		} else if err != nil {
+		case err != nil:
 			return err
 		}
+	}
+	if len(loop.unrescued) > 0 {
+		return fmt.Errorf("%s %q: %d of %d items failed (within max_failure_ratio %g, so it went on); the first: %w",
+			g.Kind, g.Name, loop.failed, loop.items, loop.ratio, loop.unrescued[0])
 	}
 	return nil
 }
 
-// runItem runs a group's steps for one item, and its rescue on failure.
-func (ex *executor) runItem(ctx context.Context, g *Group, f frame) error {
+// runItem runs a group's steps for one item, and its rescue on failure. loop
+// counts a serial's failed items (nil for other groups).
+func (ex *executor) runItem(ctx context.Context, g *Group, f frame, loop *itemFailures) error {
 	if g.When != nil {
 		ok, diags := truthy(g.When, ex.evalContext(f), "when")
 		if diags.HasErrors() {
@@ -297,20 +313,72 @@ func (ex *executor) runItem(ctx context.Context, g *Group, f frame) error {
 	}
 	err := ex.runSteps(ctx, g.Steps, f)
 	var failed *TaskFailedError
-	if err != nil && len(g.Rescue) > 0 && errors.As(err, &failed) {
+	if err == nil || !errors.As(err, &failed) {
+		return err
+	}
+	tolerated := loop.fail()
+	if len(g.Rescue) > 0 {
 		ex.printer.Note(fmt.Sprintf("%s %q failed: running its rescue", g.Kind, g.Name))
 		// A rescued group, as in Ansible, is not a failure; its loop stops
-		// at the failed item and the run goes on after the group.
+		// at the failed item, unless the failure was within the serial's
+		// max_failure_ratio, and the run goes on.
+		f.failure = loop.value(tolerated)
 		if rerr := ex.runSteps(ctx, g.Rescue, f); rerr != nil {
 			return rerr
 		}
+		if tolerated {
+			return errTolerated
+		}
 		return errRescued
+	}
+	if tolerated {
+		ex.printer.Note(fmt.Sprintf("%s %q: %d of %d items failed, within max_failure_ratio %g: going on with the next", g.Kind, g.Name, loop.failed, loop.items, loop.ratio))
+		loop.unrescued = append(loop.unrescued, err)
+		return errTolerated
 	}
 	return err
 }
 
-// errRescued ends a group's loop after its rescue ran; the run goes on.
-var errRescued = errors.New("rescued")
+var (
+	// errRescued ends a group's loop after its rescue ran; the run goes on.
+	errRescued = errors.New("rescued")
+	// errTolerated goes on with a serial's next item after a failed one
+	// within its max_failure_ratio.
+	errTolerated = errors.New("failure tolerated")
+)
+
+// itemFailures counts the failed items of a serial against its
+// max_failure_ratio.
+type itemFailures struct {
+	items     int
+	ratio     float64
+	failed    int
+	unrescued []error // tolerated failures no rescue handled
+}
+
+// fail counts a failed item and reports whether the loop may go on.
+func (l *itemFailures) fail() bool {
+	if l == nil {
+		return false
+	}
+	l.failed++
+	return float64(l.failed) <= l.ratio*float64(l.items)
+}
+
+// value is `failure` in a rescue: failure.failed items of failure.items so
+// far, and failure.tolerated when the serial goes on with its next item once
+// the rescue is done.
+func (l *itemFailures) value(tolerated bool) cty.Value {
+	failed, items := 1, 1
+	if l != nil {
+		failed, items = l.failed, l.items
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"tolerated": cty.BoolVal(tolerated),
+		"failed":    cty.NumberIntVal(int64(failed)),
+		"items":     cty.NumberIntVal(int64(items)),
+	})
+}
 
 // runParallel runs every item of a block at once and waits for all; the
 // first failure is the block's.
@@ -327,7 +395,7 @@ func (ex *executor) runParallel(ctx context.Context, g *Group, f frame, items []
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = ex.runItem(ctx, g, inner)
+			errs[i] = ex.runItem(ctx, g, inner, nil)
 		}()
 	}
 	wg.Wait()
@@ -645,6 +713,9 @@ func (ex *executor) evalContext(f frame) *hcl.EvalContext {
 	if f.each != cty.NilVal {
 		vars["each"] = f.each
 	}
+	if f.failure != cty.NilVal {
+		vars["failure"] = f.failure
+	}
 	return &hcl.EvalContext{Variables: vars, Functions: functions}
 }
 
@@ -695,6 +766,21 @@ func durationAttr(expr hcl.Expression, ctx *hcl.EvalContext, def time.Duration) 
 		d = time.Duration(secs * float64(time.Second))
 	}
 	return d, nil
+}
+
+// ratioAttr is a number from 0 to 1 (0 when unset).
+func ratioAttr(expr hcl.Expression, ctx *hcl.EvalContext) (float64, error) {
+	if expr == nil {
+		return 0, nil
+	}
+	var r float64
+	if diags := gohcl.DecodeExpression(expr, ctx, &r); diags.HasErrors() {
+		return 0, diagError(diags)
+	}
+	if r < 0 || r > 1 {
+		return 0, attrError(expr, fmt.Sprintf("max_failure_ratio is %g: it must be from 0 (no failure tolerated) to 1 (every item may fail)", r))
+	}
+	return r, nil
 }
 
 func attrError(expr hcl.Expression, msg string) error {

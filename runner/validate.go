@@ -19,6 +19,7 @@ type scopeNames struct {
 	locals     map[string]bool
 	registered map[string]bool
 	inLoop     bool
+	inRescue   bool
 }
 
 // validate checks what can be checked before anything runs: task kinds and
@@ -132,8 +133,11 @@ func (n scopeNames) checkSteps(steps []Step, handlers map[string]bool, handlerNa
 			diags = append(diags, inner.checkRefs(s.When)...)
 			diags = append(diags, n.checkRefs(s.Parallel)...)
 			diags = append(diags, n.checkRefs(s.Pause)...)
+			diags = append(diags, n.checkRefs(s.MaxFailureRatio)...)
 			diags = append(diags, inner.checkSteps(s.Steps, handlers, handlerNames)...)
-			diags = append(diags, inner.checkSteps(s.Rescue, handlers, handlerNames)...)
+			rescue := inner
+			rescue.inRescue = true
+			diags = append(diags, rescue.checkSteps(s.Rescue, handlers, handlerNames)...)
 		}
 	}
 	return diags
@@ -196,6 +200,12 @@ func (n scopeNames) checkRefs(expr hcl.Expression) hcl.Diagnostics {
 				problem = "each.key and each.value exist only inside a block or serial with for_each."
 			} else if attr != "" && attr != "key" && attr != "value" {
 				problem = fmt.Sprintf("each has key and value, not %q.", attr)
+			}
+		case root == "failure":
+			if !n.inRescue {
+				problem = "failure (failure.tolerated, failure.failed, failure.items) exists only inside a rescue."
+			} else if attr != "" && attr != "tolerated" && attr != "failed" && attr != "items" {
+				problem = fmt.Sprintf("failure has tolerated, failed and items, not %q.", attr)
 			}
 		case n.registered[root]:
 		default:
