@@ -81,8 +81,13 @@ variable "monitor" {
   default     = "0s"
 }
 variable "failure_action" {
-  description = "what a failed upgrade does: rollback (every replica back to the last good release) or pause (the failed batch stays drained)"
+  description = "what a failed upgrade does past max_failure_ratio: rollback (every replica back to the last good release), pause (the failed batch stays drained) or continue (go on with the next batch)"
   default     = "rollback"
+}
+variable "max_failure_ratio" {
+  description = "the share of the replicas that may fail to upgrade (each goes back to the last good release) while the upgrade goes on"
+  type        = number
+  default     = 0
 }
 variable "health_timeout" {
   description = "how long a new replica may take to turn healthy before the upgrade rolls back"

@@ -139,3 +139,51 @@ func (d *deploy) wantNoSurge() {
 		}
 	}
 }
+
+// max_failure_ratio: 0.0.3-failfirst fails on the first replica that boots
+// it only. With a ratio of 0.5 the failed replica goes back to 0.0.1 and
+// serves, the upgrade goes on with the next, and the run fails naming it; a
+// re-run retries it.
+func TestMaxFailureRatioGoesOn(t *testing.T) {
+	d := newDeploy(t, "max_failure_ratio=0.5", "health_timeout=3s")
+	d.mustRun("provision")
+	var err error
+	report := d.underLoad(40, true, func() { _, err = d.run("upgrade", "version=0.0.3-failfirst") })
+	if err == nil || !strings.Contains(err.Error(), "failed on some replicas, within max_failure_ratio 0.5") ||
+		!strings.Contains(err.Error(), "app_1 outdated") {
+		t.Fatalf("err = %v, want the tolerated failure of app_1", err)
+	}
+	if report.Failed != 0 {
+		t.Fatalf("%d of %d requests failed", report.Failed, report.Total)
+	}
+	if seen := d.versionsServed(40); seen["app@0.0.1"] == 0 || seen["app@0.0.3"] == 0 || len(seen) != 2 {
+		t.Fatalf("after the upgrade: %v, want app_1 on 0.0.1 and app_2 on 0.0.3", seen)
+	}
+	d.mustRun("upgrade", "version=0.0.3-failfirst")
+	if seen := d.versionsServed(20); seen["app@0.0.3"] != 20 {
+		t.Fatalf("after the retry: %v", seen)
+	}
+}
+
+// failure_action = "continue": every batch is tried whatever fails; each
+// failed one goes back and serves; the run fails at the end.
+func TestFailureActionContinue(t *testing.T) {
+	d := newDeploy(t, "failure_action=continue", "health_timeout=3s")
+	d.mustRun("provision")
+	var err error
+	report := d.underLoad(40, true, func() { _, err = d.run("upgrade", "version=0.0.3-ping500") })
+	if err == nil || !strings.Contains(err.Error(), "failure_action continue") {
+		t.Fatalf("err = %v, want the failures named", err)
+	}
+	for _, s := range []string{"app_1", "app_2"} {
+		if !strings.Contains(d.log.String(), `wait_healthy "healthy" (`+s+`)`) {
+			t.Fatalf("%s was not tried:\n%s", s, d.log)
+		}
+	}
+	if report.Failed != 0 {
+		t.Fatalf("%d of %d requests failed", report.Failed, report.Total)
+	}
+	if seen := d.versionsServed(20); seen["app@0.0.1"] != 20 {
+		t.Fatalf("after the upgrade: %v", seen)
+	}
+}

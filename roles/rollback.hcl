@@ -46,8 +46,9 @@ include "rollout" {
     batches        = chunklist(local.services, 1)
     delay          = "0s"
     monitor        = "0s"
-    failure_action = "rollback"
-    fallback       = local.previous
+    failure_action    = "rollback"
+    max_failure_ratio = 0
+    fallback          = local.previous
     surge          = []
   }
 }

@@ -6,15 +6,19 @@
 #   batches         the replicas in batches, e.g. chunklist(local.services, 2)
 #   delay           the wait between two batches, e.g. "0s"
 #   monitor         how long a new replica must stay healthy, e.g. "0s"
-#   failure_action  "rollback" or "pause"
+#   failure_action  "rollback", "pause" or "continue"
+#   max_failure_ratio  the share of the replicas that may fail, e.g. 0.25
 #   fallback        the release a failed rollout returns to
 #   surge           start-first's surge services, e.g. ["surge_1"]; [] for
 #                   stop-first
 #
-# If a batch does not turn healthy: with "rollback", every replica goes back
-# to the fallback release the same way, and the run fails saying so; with
-# "pause", the batch stays drained, the others serve, and the run fails
-# saying how to go on.
+# If a batch does not turn healthy, it goes back to the fallback release
+# and the rollout goes on with the next batch while the failed replicas are
+# within max_failure_ratio of all (Swarm's update max_failure_ratio; with
+# "continue", always); the run then fails at the end, naming them. Past the
+# ratio: with "rollback", every replica goes back to the fallback release
+# the same way, and the run fails saying so; with "pause", the batch stays
+# drained, the others serve, and the run fails saying how to go on.
 #
 # With a surge (start-first), it first starts the surge replicas at the
 # release and puts them in service, so that capacity never drops while a
@@ -80,8 +84,9 @@ block "surge" {
 }
 
 serial "batch" {
-  for_each = local.batches
-  pause    = local.delay
+  for_each          = local.batches
+  pause             = local.delay
+  max_failure_ratio = local.failure_action == "continue" ? 1 : local.max_failure_ratio
 
   # Replicas of the batch already at the release must be healthy before
   # anything else is drained: an interrupted run may have left one drained
@@ -123,7 +128,7 @@ serial "batch" {
 
   rescue {
     task "assert" "paused" {
-      when     = local.failure_action == "pause"
+      when     = local.failure_action == "pause" && !failure.tolerated
       that     = [false]
       fail_msg = "paused: release ${local.rolling_to} failed on ${join(", ", each.value)}, which stays drained while the other replicas serve; run the upgrade again with a fixed release to go on, or with -e version=${local.fallback} to go back"
     }
@@ -136,11 +141,12 @@ serial "batch" {
 
     # The failed batch first, one replica at a time: it is drained already,
     # and its members not yet restored stay drained while the others serve.
-    # Then every other replica the run changed.
+    # Then, unless the failure is tolerated, every other replica the run
+    # changed.
     serial "restore" {
       for_each = concat(
         [for j, s in each.value : { service = s, down = slice(each.value, j, length(each.value)), after = slice(each.value, j + 1, length(each.value)) }],
-        [for s in flatten(local.batches) : { service = s, down = [s], after = [] } if !contains(each.value, s)],
+        [for s in flatten(local.batches) : { service = s, down = [s], after = [] } if !contains(each.value, s) && !failure.tolerated],
       )
 
       task "compose_outdated" "outdated" {
@@ -159,16 +165,27 @@ serial "batch" {
       }
     }
 
-    # A member of the failed batch that was never recreated is still at the
-    # fallback release: back in service too. A surge goes.
-    include "in_service" {}
-    include "retire_surge" {
-      vars = { rendered_at = local.fallback }
+    # Tolerated: the next batches go on to the release.
+    task "template" "compose file at the release" {
+      when = failure.tolerated
+      src  = "../templates/docker-compose.yml.tmpl"
+      dest = local.compose
     }
 
-    task "assert" "rolled back" {
-      that     = [false]
-      fail_msg = "release ${local.rolling_to} did not turn healthy: every replica was rolled back to ${local.fallback}"
+    block "rolled back" {
+      when = !failure.tolerated
+
+      # A member of the failed batch that was never recreated is still at
+      # the fallback release: back in service too. A surge goes.
+      include "in_service" {}
+      include "retire_surge" {
+        vars = { rendered_at = local.fallback }
+      }
+
+      task "assert" "rolled back" {
+        that     = [false]
+        fail_msg = "release ${local.rolling_to} did not turn healthy: every replica was rolled back to ${local.fallback}"
+      }
     }
   }
 }
@@ -179,4 +196,17 @@ serial "batch" {
 include "in_service" {}
 include "retire_surge" {
   vars = { rendered_at = local.rolling_to }
+}
+
+# Every replica at the release, unless failures were tolerated: then the run
+# fails, naming them (they run the fallback release; a re-run tries again).
+task "compose_outdated" "every replica at the release" {
+  file     = local.compose
+  project  = var.project
+  services = flatten(local.batches)
+  register = "left"
+}
+task "assert" "every replica at the release" {
+  that     = [!left.changed]
+  fail_msg = "release ${local.rolling_to} failed on some replicas, within max_failure_ratio ${local.max_failure_ratio} (failure_action ${local.failure_action}): they went back to ${local.fallback} and serve, the others run ${local.rolling_to}: ${left.msg}; run again to retry them"
 }

@@ -20,6 +20,9 @@
 //	PING_STATUS      HTTP status GET /ping always answers (e.g. 500)
 //	EXIT_AFTER       exit with code 1 this long after start
 //	UNHEALTHY_AFTER  once /ping has answered 200, answer 500 this long later
+//	FAIL_FIRST_BOOTS the first N containers of this version to boot (counted
+//	                 in redis, INCR boots:VERSION) answer /ping with 500: a
+//	                 failure on some replicas only
 //
 // SIGTERM/SIGINT shut the server down gracefully (in-flight requests finish,
 // up to 10s) and exit 0. Every lifecycle event logs one line to stderr.
@@ -85,6 +88,7 @@ type config struct {
 	pingStatus     int
 	exitAfter      time.Duration
 	unhealthyAfter time.Duration
+	failFirstBoots int64
 }
 
 func loadConfig() (config, error) {
@@ -106,6 +110,11 @@ func loadConfig() (config, error) {
 			if *d.dst, err = time.ParseDuration(v); err != nil {
 				return c, fmt.Errorf("%s: %v", d.name, err)
 			}
+		}
+	}
+	if v := os.Getenv("FAIL_FIRST_BOOTS"); v != "" {
+		if c.failFirstBoots, err = strconv.ParseInt(v, 10, 64); err != nil || c.failFirstBoots < 0 {
+			return c, fmt.Errorf("FAIL_FIRST_BOOTS: invalid count %q", v)
 		}
 	}
 	if v := os.Getenv("PING_STATUS"); v != "" {
@@ -149,6 +158,13 @@ func run(port string) int {
 
 	a := &app{cfg: cfg, host: host, redis: newRedisPool(cfg.redisAddr, 4)}
 	defer a.redis.close()
+	if cfg.failFirstBoots > 0 {
+		n, err := a.redis.incr("boots:" + cfg.version)
+		if err != nil || n <= cfg.failFirstBoots {
+			a.failing = true
+		}
+		log.Printf("FAIL_FIRST_BOOTS=%d: boot %d of this version (%v): /ping answers 500: %v", cfg.failFirstBoots, n, err, a.failing)
+	}
 
 	ln, err := net.Listen("tcp", ":"+port)
 	if err != nil {
@@ -192,6 +208,7 @@ type app struct {
 	redis *redisPool
 	ready atomic.Bool
 
+	failing     bool // FAIL_FIRST_BOOTS: /ping answers 500
 	firstPingOK sync.Once
 	sickAt      atomic.Int64 // UnixNano after which /ping answers 500; 0 = never
 }
@@ -224,6 +241,8 @@ func (a *app) ping(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case a.cfg.pingStatus != 0:
 		status = a.cfg.pingStatus
+	case a.failing:
+		status = http.StatusInternalServerError
 	case !a.ready.Load():
 		status = http.StatusServiceUnavailable
 	case a.cfg.unhealthyAfter > 0:

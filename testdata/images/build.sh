@@ -42,6 +42,7 @@ APP_IMAGES=(
 	"0.0.3-ping500|APP_VERSION=0.0.3 PING_STATUS=500"
 	"0.0.3-crash|APP_VERSION=0.0.3 EXIT_AFTER=500ms"
 	"0.0.3-flaky|APP_VERSION=0.0.3 UNHEALTHY_AFTER=3s"
+	"0.0.3-failfirst|APP_VERSION=0.0.3 FAIL_FIRST_BOOTS=1"
 )
 NGINX_TAG=zdplay-demo/nginx:local
 REDIS_TAG=zdplay-demo/redis:local
