@@ -165,11 +165,13 @@ serial "batch" {
       }
     }
 
-    # Tolerated: the next batches go on to the release.
+    # Tolerated: the next batches go on to the release; the run fails at
+    # the end.
     task "template" "compose file at the release" {
-      when = failure.tolerated
-      src  = "../templates/docker-compose.yml.tmpl"
-      dest = local.compose
+      when     = failure.tolerated
+      src      = "../templates/docker-compose.yml.tmpl"
+      dest     = local.compose
+      register = "tolerated"
     }
 
     block "rolled back" {
@@ -198,15 +200,17 @@ include "retire_surge" {
   vars = { rendered_at = local.rolling_to }
 }
 
-# Every replica at the release, unless failures were tolerated: then the run
-# fails, naming them (they run the fallback release; a re-run tries again).
-task "compose_outdated" "every replica at the release" {
+# Failures tolerated by max_failure_ratio fail the run now, naming the
+# replicas that went back (a re-run tries them again).
+task "compose_outdated" "failed replicas" {
+  when     = !tolerated.skipped
   file     = local.compose
   project  = var.project
   services = flatten(local.batches)
   register = "left"
 }
 task "assert" "every replica at the release" {
+  when     = !tolerated.skipped
   that     = [!left.changed]
   fail_msg = "release ${local.rolling_to} failed on some replicas, within max_failure_ratio ${local.max_failure_ratio} (failure_action ${local.failure_action}): they went back to ${local.fallback} and serve, the others run ${local.rolling_to}: ${left.msg}; run again to retry them"
 }

@@ -105,6 +105,16 @@ func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
 		shared: &tasks.Shared{}, recap: &Recap{started: time.Now(), Check: opts.Check},
 		secrets: pb.sensitiveValues(vars),
 	}
+	// A task that never runs (a rescue not entered, a role not selected)
+	// reads as skipped, so `when = x.skipped` needs no guard.
+	notRun := (&TaskResult{Status: StatusSkipped}).registerValue()
+	for _, r := range pb.Roles {
+		walkTasks(r.Steps, func(t *TaskDecl) {
+			if t.Register != "" {
+				ex.registered[t.Register] = notRun
+			}
+		})
+	}
 	return ex, ex.preflight()
 }
 
