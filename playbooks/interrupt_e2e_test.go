@@ -294,21 +294,26 @@ func TestKilledUpgradeConverges(t *testing.T) {
 		signals       []os.Signal // 300 ms apart
 		exit          int         // -1: killed by the signal
 		vars          []string
+		surge         bool // start-first: the re-run must remove the surge
 	}{
 		// app_1 drained, Compose's replacement for it created (under a
 		// temporary name) but the old container not yet removed: zdplay is
 		// frozen there, then killed. The re-run must clear what is left.
 		{"kill -9 mid-recreate", "0.0.2", `^\s+changed\s+proxy_reload "drain" \(app_1\)`, true,
-			[]os.Signal{syscall.SIGSTOP, syscall.SIGKILL}, -1, nil},
+			[]os.Signal{syscall.SIGSTOP, syscall.SIGKILL}, -1, nil, false},
 		// app_1 recreated, drained and still booting (2 s): the re-run must
 		// not put it back in service before it is healthy, and nginx may not
 		// retry elsewhere.
 		{"kill -9 after recreate, slow boot, no retry", "0.0.2-slowboot", `^\s+changed\s+compose_recreate "recreate" \(app_1\)`, false,
-			[]os.Signal{syscall.SIGKILL}, -1, []string{"proxy_next_upstream=false"}},
+			[]os.Signal{syscall.SIGKILL}, -1, []string{"proxy_next_upstream=false"}, false},
 		// The second Ctrl-C aborts the wait for the booting replica (or,
 		// should the first land between two tasks, the run stops there).
 		{"Ctrl-C twice during the wait, slow boot, no retry", "0.0.2-slowboot", `^\s+changed\s+compose_recreate "recreate" \(app_1\)`, false,
-			[]os.Signal{os.Interrupt, os.Interrupt}, 130, []string{"proxy_next_upstream=false"}},
+			[]os.Signal{os.Interrupt, os.Interrupt}, 130, []string{"proxy_next_upstream=false"}, false},
+		// start-first with one replica: the surge serves beside app_1 when
+		// zdplay dies; the re-run goes on with it and removes it at the end.
+		{"kill -9 with the surge in service, start-first, one replica, no retry", "0.0.2", `^\s+changed\s+proxy_reload "surge in service"`, false,
+			[]os.Signal{syscall.SIGKILL}, -1, []string{"order=start-first", "replicas=1", "proxy_next_upstream=false"}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -342,6 +347,9 @@ func TestKilledUpgradeConverges(t *testing.T) {
 				t.Fatalf("the re-run did not remove what the killed recreate left:\n%s", d.log)
 			}
 			assertServes(t, d, strings.Split(c.version, "-")[0])
+			if c.surge {
+				d.wantNoSurge()
+			}
 		})
 	}
 }
