@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"text/template"
 
 	"github.com/Masterminds/sprig/v3"
@@ -60,16 +61,27 @@ func (t *Template) Validate(env *Env) error {
 	return err
 }
 
+// parsedTemplates caches parsed templates by path and content: a template
+// is parsed by the preflight, then by each task (or loop item) rendering
+// it, and parsing copies sprig's ~200 functions each time. A parsed
+// template may be executed concurrently (parallel items).
+var parsedTemplates sync.Map // src + "\x00" + text -> *template.Template
+
 func (t *Template) parse(env *Env) (*template.Template, error) {
 	src := resolve(env.BaseDir, t.Src)
 	text, err := os.ReadFile(src)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read template: %w", err)
 	}
+	key := src + "\x00" + string(text)
+	if tmpl, ok := parsedTemplates.Load(key); ok {
+		return tmpl.(*template.Template), nil
+	}
 	tmpl, err := template.New(src).Option("missingkey=error").Funcs(sprigFuncs).Parse(string(text))
 	if err != nil {
 		return nil, fmt.Errorf("template syntax: %w", err)
 	}
+	parsedTemplates.Store(key, tmpl)
 	return tmpl, nil
 }
 

@@ -188,3 +188,30 @@ func TestAssert(t *testing.T) {
 		t.Fatal("a string is not a condition")
 	}
 }
+
+// A template edited between two renders (the parse cache is keyed by
+// content) renders its new text.
+func TestTemplateEditedIsParsedAgain(t *testing.T) {
+	env := newEnv(t)
+	src := filepath.Join(env.BaseDir, "t.tmpl")
+	dest := filepath.Join(t.TempDir(), "out")
+	tmpl := &Template{Src: "t.tmpl", Dest: dest}
+	for _, text := range []string{"one {{ .name }}\n", "two {{ .name }}\n", "one {{ .name }}\n"} {
+		writeFile(t, src, text)
+		if _, err := tmpl.Apply(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := readString(t, dest), strings.Replace(text, "{{ .name }}", "world", 1); got != want {
+			t.Fatalf("rendered %q, want %q", got, want)
+		}
+	}
+}
+
+func readString(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
