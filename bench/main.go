@@ -106,7 +106,9 @@ type spec struct {
 // seed-002 design once; then
 // the seed-002 design and zdplay with nginx's retry on the next upstream
 // switched off, which shows what each design itself does for the clients,
-// also with a release that takes 2 s to boot (0.0.2-slowboot).
+// also with a release that takes 2 s to boot (0.0.2-slowboot); and zdplay's
+// start-first order (a surge replica serves first), with 2 replicas and
+// with a single one without the retry, where stop-first drops requests.
 func allSpecs(rounds int) []spec {
 	r4 := max(1, rounds-1)
 	noRetry := []string{"proxy_next_upstream=false"}
@@ -124,6 +126,8 @@ func allSpecs(rounds int) []spec {
 		{"ansible-2-noretry", "ansible", 2, 1, noRetry, ""},
 		{"zdplay-2-slowboot-noretry", "zdplay", 2, 1, noRetry, "0.0.2-slowboot"},
 		{"ansible-2-slowboot-noretry", "ansible", 2, 1, noRetry, "0.0.2-slowboot"},
+		{"zdplay-2-startfirst", "zdplay", 2, 1, []string{"order=start-first"}, ""},
+		{"zdplay-1-startfirst-noretry", "zdplay", 1, 1, append(noRetry, "order=start-first"), ""},
 	}
 }
 
