@@ -30,6 +30,12 @@ import (
 //     down.
 //  3. conf is copied to conf + ".good".
 //
+// With wait_old_workers = false, step 2 returns as soon as the new workers
+// run, and the old ones finish their requests in the background: for a conf
+// that takes no server out (putting a replica back), where nothing waits on
+// them. The next reload that does take one out waits for every worker older
+// than it, those included.
+//
 // Changed is true when it reloaded. When conf's bytes equal conf + ".good"
 // (already applied) it does nothing, unless force = true. Check reports
 // whether it would reload, without testing nor reloading.
@@ -41,13 +47,15 @@ import (
 //	  service = "proxy"         # optional, default "proxy"
 //	  timeout = "10s"           # the runner's task timeout: bounds the wait
 //	  force   = false           # optional
+//	  wait_old_workers = false  # optional, default true
 //	}
 type ProxyReload struct {
-	File    string `hcl:"file"`
-	Project string `hcl:"project"`
-	Conf    string `hcl:"conf"`
-	Service string `hcl:"service,optional"`
-	Force   bool   `hcl:"force,optional"`
+	File           string `hcl:"file"`
+	Project        string `hcl:"project"`
+	Conf           string `hcl:"conf"`
+	Service        string `hcl:"service,optional"`
+	Force          bool   `hcl:"force,optional"`
+	WaitOldWorkers *bool  `hcl:"wait_old_workers,optional"`
 }
 
 var _ Task = (*ProxyReload)(nil)
@@ -135,7 +143,8 @@ func (t *ProxyReload) Apply(ctx context.Context, env *Env) (Result, error) {
 		return Result{}, fmt.Errorf("proxy_reload: %s's container %s is %s, not running: bring it up first (compose_up)", t.service(), ctr.Name, ctr.State)
 	}
 	ng := &dockerNginx{c: c, id: ctr.ID}
-	return reloadNginx(ctx, env, ng, t.service(), conf, data, timeout, 50*time.Millisecond)
+	waitOld := t.WaitOldWorkers == nil || *t.WaitOldWorkers
+	return reloadNginx(ctx, env, ng, t.service(), conf, data, waitOld, timeout, 50*time.Millisecond)
 }
 
 // nginxCtl is what reloadNginx needs of the proxy container.
@@ -158,9 +167,10 @@ func (d *dockerNginx) processes(ctx context.Context) ([]docker.Process, error) {
 }
 
 // reloadNginx is Apply once the container is known: test, restore on
-// failure, reload, save the good copy, wait for the old workers to exit
-// (polling the process list every poll, up to timeout).
-func reloadNginx(ctx context.Context, env *Env, ng nginxCtl, service, conf string, data []byte, timeout, poll time.Duration) (Result, error) {
+// failure, reload, save the good copy, wait for new workers and, with
+// waitOld, for the old ones to exit (polling the process list every poll,
+// up to timeout).
+func reloadNginx(ctx context.Context, env *Env, ng nginxCtl, service, conf string, data []byte, waitOld bool, timeout, poll time.Duration) (Result, error) {
 	name := filepath.Base(conf)
 	good := conf + goodSuffix
 
@@ -230,6 +240,10 @@ func reloadNginx(ctx context.Context, env *Env, ng nginxCtl, service, conf strin
 		}
 		if len(left) == 0 && len(fresh) > 0 {
 			res.Msg = fmt.Sprintf("reloaded nginx in %s with %s (old workers gone after %s)", service, name, time.Since(start).Round(time.Millisecond))
+			return res, nil
+		}
+		if !waitOld && len(fresh) > 0 {
+			res.Msg = fmt.Sprintf("reloaded nginx in %s with %s (new workers up after %s; %d old one(s) finish in the background)", service, name, time.Since(start).Round(time.Millisecond), len(left))
 			return res, nil
 		}
 		if time.Now().After(deadline) {

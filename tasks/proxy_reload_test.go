@@ -58,6 +58,25 @@ func procs(workers ...string) []docker.Process {
 	return ps
 }
 
+func TestReloadNginxWithoutWaitingForOldWorkers(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "default.conf")
+	os.WriteFile(conf, []byte("new"), 0o644)
+	f := &fakeNginx{lists: [][]docker.Process{
+		procs("7"),       // before the reload
+		procs("7!"),      // reload signalled, no new worker yet
+		procs("7!", "8"), // new worker: done, the old one finishes alone
+		procs("8"),
+	}}
+	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), false, time.Second, time.Millisecond)
+	if err != nil || !res.Changed || !strings.Contains(res.Msg, "new workers up after") || !strings.Contains(res.Msg, "1 old one(s) finish in the background") {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := strings.Join(f.calls, ","); got != "nginx -t,top,nginx -s reload,top,top" {
+		t.Errorf("calls %s", got)
+	}
+}
+
 func TestReloadNginxWaitsForOldWorkers(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "default.conf")
@@ -69,7 +88,7 @@ func TestReloadNginxWaitsForOldWorkers(t *testing.T) {
 		procs("7!", "8"), //
 		procs("8"),       // old one gone
 	}}
-	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), time.Second, time.Millisecond)
+	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), true, time.Second, time.Millisecond)
 	if err != nil || !res.Changed || !strings.Contains(res.Msg, "old workers gone") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -85,14 +104,14 @@ func TestReloadNginxTimesOutOnAStuckWorker(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "default.conf")
 	os.WriteFile(conf, []byte("new"), 0o644)
 	f := &fakeNginx{lists: [][]docker.Process{procs("7"), procs("7!", "8")}}
-	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), 50*time.Millisecond, time.Millisecond)
+	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), true, 50*time.Millisecond, time.Millisecond)
 	dkWant(t, err, "1 old worker process(es) (pid 7) still run after 50ms", "worker_shutdown_timeout")
 	if !res.Changed {
 		t.Error("reloaded but not changed")
 	}
 
 	f = &fakeNginx{lists: [][]docker.Process{procs("7")}} // the reload never takes
-	_, err = reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), 50*time.Millisecond, time.Millisecond)
+	_, err = reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), true, 50*time.Millisecond, time.Millisecond)
 	dkWant(t, err, "no new worker process started", "docker logs")
 }
 
@@ -102,7 +121,7 @@ func TestReloadNginxRestoresLastGoodConf(t *testing.T) {
 	os.WriteFile(conf, []byte("bogus;"), 0o644)
 	os.WriteFile(conf+".good", []byte("good"), 0o644)
 	f := &fakeNginx{testRC: 1, lists: [][]docker.Process{procs("7")}}
-	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("bogus;"), time.Second, time.Millisecond)
+	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("bogus;"), true, time.Second, time.Millisecond)
 	dkWant(t, err, `unknown directive "bogus"`, "restored the last good default.conf", "keeps serving")
 	if res.Changed {
 		t.Error("changed")
@@ -116,7 +135,7 @@ func TestReloadNginxRestoresLastGoodConf(t *testing.T) {
 
 	os.Remove(conf + ".good")
 	os.WriteFile(conf, []byte("bogus;"), 0o644)
-	_, err = reloadNginx(context.Background(), &Env{}, &fakeNginx{testRC: 1}, "proxy", conf, []byte("bogus;"), time.Second, time.Millisecond)
+	_, err = reloadNginx(context.Background(), &Env{}, &fakeNginx{testRC: 1}, "proxy", conf, []byte("bogus;"), true, time.Second, time.Millisecond)
 	dkWant(t, err, "no last good copy", "left as is")
 	if b, _ := os.ReadFile(conf); string(b) != "bogus;" {
 		t.Errorf("conf = %q, want it left as is", b)
