@@ -149,7 +149,7 @@ func TestMaxFailureRatioGoesOn(t *testing.T) {
 	d.mustRun("provision")
 	var err error
 	report := d.underLoad(40, true, func() { _, err = d.run("upgrade", "version=0.0.3-failfirst") })
-	if err == nil || !strings.Contains(err.Error(), "failed on some replicas, within max_failure_ratio 0.5") ||
+	if err == nil || !strings.Contains(err.Error(), "failed on some replicas, tolerated (max_failure_ratio 0.5") ||
 		!strings.Contains(err.Error(), "app_1 outdated") {
 		t.Fatalf("err = %v, want the tolerated failure of app_1", err)
 	}

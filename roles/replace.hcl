@@ -44,8 +44,10 @@ task "template" "undrain" {
   dest = local.conf
   vars = { down = local.after }
 }
+# Takes no server out: the next drain waits for the old workers instead.
 task "proxy_reload" "undrain" {
-  file    = local.compose
-  project = var.project
-  conf    = local.conf
+  file             = local.compose
+  project          = var.project
+  conf             = local.conf
+  wait_old_workers = false
 }

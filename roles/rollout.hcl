@@ -65,9 +65,10 @@ block "surge" {
       vars = { down = [] }
     }
     task "proxy_reload" "surge in service" {
-      file    = local.compose
-      project = var.project
-      conf    = local.conf
+      file             = local.compose
+      project          = var.project
+      conf             = local.conf
+      wait_old_workers = false
     }
   }
 
@@ -212,5 +213,5 @@ task "compose_outdated" "failed replicas" {
 task "assert" "every replica at the release" {
   when     = !tolerated.skipped
   that     = [!left.changed]
-  fail_msg = "release ${local.rolling_to} failed on some replicas, within max_failure_ratio ${local.max_failure_ratio} (failure_action ${local.failure_action}): they went back to ${local.fallback} and serve, the others run ${local.rolling_to}: ${left.msg}; run again to retry them"
+  fail_msg = "release ${local.rolling_to} failed on some replicas, tolerated (max_failure_ratio ${local.max_failure_ratio}, failure_action ${local.failure_action}): they went back to ${local.fallback} and serve, the others run ${local.rolling_to}: ${left.msg}; run again to retry them"
 }
