@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -336,10 +337,30 @@ func lockPids(f *os.File) []int {
 func procHolder(pid int) lockHolder {
 	h := lockHolder{pid: pid}
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
-		h.command = commandLine(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"))
+		h.command = commandLine(hideExtraVarValues(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")))
 	}
 	h.started = procStart(pid)
 	return h
+}
+
+// hideExtraVarValues hides the values of -e NAME=VALUE in another process's
+// command line: which of them are sensitive is not known here (the holder's
+// own record redacts exactly those).
+func hideExtraVarValues(argv []string) []string {
+	out := slices.Clone(argv)
+	for i, a := range out {
+		value := i > 0 && (out[i-1] == "-e" || out[i-1] == "--extra-vars")
+		prefix := ""
+		for _, p := range []string{"-e=", "--extra-vars=", "-e"} {
+			if !value && strings.HasPrefix(a, p) && len(a) > len(p) {
+				value, prefix, a = true, p, strings.TrimPrefix(a, p)
+			}
+		}
+		if name, _, ok := strings.Cut(a, "="); value && ok && !strings.HasPrefix(a, "@") {
+			out[i] = prefix + name + "=(hidden)"
+		}
+	}
+	return out
 }
 
 // procStart is when a process started: its start time in clock ticks after

@@ -206,3 +206,11 @@ func TestLockHelperProcess(t *testing.T) {
 	time.Sleep(time.Minute) // killed long before
 	os.Exit(1)
 }
+
+func TestHideExtraVarValues(t *testing.T) {
+	in := []string{"zdplay", "run", "app.hcl", "-e", "password=hunter2", "-e=token=abc", "--extra-vars", "k=v=w", "-ex=1", "-e", "@vars.hcl", "-t", "upgrade"}
+	want := "zdplay run app.hcl -e password=(hidden) -e=token=(hidden) --extra-vars k=(hidden) -ex=(hidden) -e @vars.hcl -t upgrade"
+	if got := strings.Join(hideExtraVarValues(in), " "); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
