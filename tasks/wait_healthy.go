@@ -19,7 +19,10 @@ import (
 // image or the compose file defines a healthcheck), and
 // GET http://CONTAINER_IP:port/path answered 200 `successes` times in a row,
 // polled every `interval` (once is enough for a container Docker already
-// reports healthy when the wait starts: a converged run). It fails when `timeout` passes first, saying the
+// reports healthy when the wait starts: a converged run). The GETs count
+// while Docker's first check is still pending ("starting"), so that the two
+// conditions are waited for at once; "unhealthy" starts the count again.
+// It fails when `timeout` passes first, saying the
 // last health probe output and the last HTTP error, and fails at once when
 // the container exits or, under a restart policy, crashes and is restarted
 // (with its exit code and last log lines). Never changed; Check does not
@@ -295,19 +298,18 @@ func waitReady(ctx context.Context, env *Env, c *docker.Client, project, service
 			} else {
 				lastHTTP = "GET " + url + ": 200"
 			}
-			switch {
-			case ctr.Health != "" && ctr.Health != "healthy":
-				streak, lastDock = 0, "docker health "+ctr.Health
+			if httpErr != nil || ctr.Health == "unhealthy" {
+				streak = 0
+			} else {
+				streak++
+			}
+			if ctr.Health != "" && ctr.Health != "healthy" {
+				lastDock = "docker health " + ctr.Health
 				if ctr.HealthOutput != "" {
 					lastDock += ": " + ctr.HealthOutput
 				}
-			case httpErr != nil:
-				streak = 0
-			default:
-				streak++
-				if streak >= need {
-					return time.Since(start), nil
-				}
+			} else if streak >= need {
+				return time.Since(start), nil
 			}
 			if ctr.Health == "" {
 				lastDock = "running (no Docker healthcheck)"
