@@ -203,6 +203,19 @@ func (d *deploy) underLoad(clients int, keepAlive bool, fn func()) *probe.Report
 	return report
 }
 
+// wantCleanSwitch fails unless no request failed while what went from one
+// release to the other, and both answered.
+func wantCleanSwitch(t *testing.T, r *probe.Report, what, from, to string) {
+	t.Helper()
+	if r.Failed != 0 || r.Total == 0 {
+		t.Fatalf("%d of %d requests failed during %s %s -> %s", r.Failed, r.Total, what, from, to)
+	}
+	old, updated := "app@"+strings.Split(from, "-")[0], "app@"+strings.Split(to, "-")[0]
+	if !versionSeen(r, old) || !versionSeen(r, updated) {
+		t.Fatalf("versions seen during %s: %+v, want %s and %s", what, r.Versions, old, updated)
+	}
+}
+
 func versionSeen(r *probe.Report, v string) bool {
 	for _, s := range r.Versions {
 		if s.Version == v && s.Count > 0 {
@@ -240,13 +253,8 @@ func upgradeUnderLoad(t *testing.T, d *deploy, from, to string, clients int, kee
 	report := d.underLoad(clients, keepAlive, func() {
 		d.mustRun("upgrade", append([]string{"version=" + to}, vars...)...)
 	})
-	if report.Failed != 0 || report.Total == 0 {
-		t.Fatalf("%d of %d requests failed during the upgrade %s -> %s", report.Failed, report.Total, from, to)
-	}
-	old, updated := "app@"+strings.Split(from, "-")[0], "app@"+strings.Split(to, "-")[0]
-	if !versionSeen(report, old) || !versionSeen(report, updated) {
-		t.Fatalf("versions seen during the upgrade: %+v, want %s and %s", report.Versions, old, updated)
-	}
+	wantCleanSwitch(t, report, "the upgrade", from, to)
+	updated := "app@" + strings.Split(to, "-")[0]
 	if seen := d.versionsServed(20); seen[updated] != 20 {
 		t.Fatalf("after the upgrade the proxy served %v, want only %s", seen, updated)
 	}
@@ -287,12 +295,7 @@ func TestProvisionUpgradeRerunKeepAlive(t *testing.T) {
 	}
 
 	report := d.underLoad(40, true, func() { d.mustRun("upgrade", "version=0.0.2") })
-	if report.Failed != 0 {
-		t.Fatalf("%d of %d requests failed during the upgrade", report.Failed, report.Total)
-	}
-	if !versionSeen(report, "app@0.0.1") || !versionSeen(report, "app@0.0.2") {
-		t.Fatalf("versions seen: %+v", report.Versions)
-	}
+	wantCleanSwitch(t, report, "the upgrade", "0.0.1", "0.0.2")
 	after := d.containers()
 	if after["db"] != before["db"] || after["proxy"] != before["proxy"] {
 		t.Fatal("the upgrade recreated the db or the proxy")
