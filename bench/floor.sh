@@ -13,9 +13,10 @@
 #      `docker-compose stop app_N` + `docker-compose up -d --no-deps
 #      --force-recreate app_N` on the rendered file (docker-compose v1)
 #   4. wait until healthy exactly as zdplay's wait_healthy does: every 100 ms,
-#      Docker health `healthy` and GET http://IP:3000/ping answered 200, three
-#      times in a row
-#   5. render the conf with every replica in service, reload as in 2
+#      GET http://IP:3000/ping answered 200 three times in a row (counted
+#      while Docker's health is still `starting`) and Docker health `healthy`
+#   5. render the conf with every replica in service, reload as in 2 but,
+#      as zdplay, only until the new workers run (it takes no server out)
 #
 # It skips what zdplay also does (loading and validating the playbook,
 # checking images, comparing config hashes, recording the release, rollback
@@ -72,7 +73,8 @@ EOF
 
 workers() { docker top "$proxy" -o pid,args | awk '/nginx: worker process/ {print $1}' | sort; }
 
-# reload: test, reload, wait until the old workers have exited (15 s at most).
+# reload [new]: test, reload, wait until the old workers have exited (15 s
+# at most); with "new", only until new workers run.
 reload() {
 	docker exec "$proxy" nginx -t >/dev/null 2>&1 || {
 		docker exec "$proxy" nginx -t >&2 || true
@@ -85,6 +87,9 @@ reload() {
 	docker exec "$proxy" nginx -s reload 2>/dev/null
 	for ((n = 0; n < 300; n++)); do
 		cur=$(workers)
+		if [[ ${1:-} == new && -n $(comm -13 <(echo "$old") <(echo "$cur")) ]]; then
+			return 0
+		fi
 		if [[ -n $cur && -z $(comm -12 <(echo "$old") <(echo "$cur")) ]]; then
 			echo "SUB $s reload_wait $((($(now_us) - t) / 1000))"
 			return 0
@@ -132,7 +137,8 @@ tick() {
 	sleep "$(printf '0.%06d' "$left")"
 }
 
-# wait_healthy SERVICE: zdplay's wait_healthy (100 ms, healthy + 3 x /ping 200).
+# wait_healthy SERVICE: zdplay's wait_healthy (100 ms, 3 x /ping 200 counted
+# while Docker health is starting, then healthy).
 wait_healthy() {
 	local s=$1 streak=0 n health ip id
 	tick_start=$(now_us)
@@ -140,9 +146,9 @@ wait_healthy() {
 	id=$(docker ps -q --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$s" | head -1)
 	for ((n = 0; n < 600; n++)); do
 		read -r health ip < <(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$id" 2>/dev/null || echo "missing -")
-		if [[ $health == healthy && -n $ip ]] && curl -fsS -o /dev/null --max-time 2 "http://$ip:3000/ping"; then
+		if [[ $health != unhealthy && -n $ip ]] && curl -fsS -o /dev/null --max-time 2 "http://$ip:3000/ping"; then
 			streak=$((streak + 1))
-			((streak >= 3)) && return 0
+			[[ $health == healthy || $health == none ]] && ((streak >= 3)) && return 0
 		else
 			streak=0
 		fi
@@ -176,6 +182,6 @@ for ((i = 1; i <= replicas; i++)); do
 	render_conf ""
 	step "$s" render_conf "$t"
 	t=$(now_us)
-	reload
+	reload new
 	step "$s" reload "$t"
 done
