@@ -58,45 +58,36 @@ func procs(workers ...string) []docker.Process {
 	return ps
 }
 
-func TestReloadNginxWithoutWaitingForOldWorkers(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "default.conf")
-	os.WriteFile(conf, []byte("new"), 0o644)
-	f := &fakeNginx{lists: [][]docker.Process{
-		procs("7"),       // before the reload
-		procs("7!"),      // reload signalled, no new worker yet
-		procs("7!", "8"), // new worker: done, the old one finishes alone
-		procs("8"),
-	}}
-	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), false, time.Second, time.Millisecond)
-	if err != nil || !res.Changed || !strings.Contains(res.Msg, "new workers up after") || !strings.Contains(res.Msg, "1 old one(s) finish in the background") {
-		t.Fatalf("%+v %v", res, err)
-	}
-	if got := strings.Join(f.calls, ","); got != "nginx -t,top,nginx -s reload,top,top" {
-		t.Errorf("calls %s", got)
-	}
-}
-
-func TestReloadNginxWaitsForOldWorkers(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "default.conf")
-	os.WriteFile(conf, []byte("new"), 0o644)
-	f := &fakeNginx{lists: [][]docker.Process{
-		procs("7"),       // before the reload
-		procs("7!"),      // reload signalled, no new worker yet
-		procs("7!", "8"), // new worker, old one finishing a request
-		procs("7!", "8"), //
-		procs("8"),       // old one gone
-	}}
-	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), true, time.Second, time.Millisecond)
-	if err != nil || !res.Changed || !strings.Contains(res.Msg, "old workers gone") {
-		t.Fatalf("%+v %v", res, err)
-	}
-	if got := strings.Join(f.calls, ","); got != "nginx -t,top,nginx -s reload,top,top,top,top" {
-		t.Errorf("calls %s", got)
-	}
-	if good, _ := os.ReadFile(conf + ".good"); string(good) != "new" {
-		t.Errorf(".good = %q", good)
+// The reload returns once the old workers are gone or, without waitOld,
+// once a new worker runs.
+func TestReloadNginxWaitsForWorkers(t *testing.T) {
+	for _, c := range []struct {
+		waitOld bool
+		msg     string
+		calls   string
+	}{
+		{true, "old workers gone after", "nginx -t,top,nginx -s reload,top,top,top,top"},
+		{false, "new workers up after", "nginx -t,top,nginx -s reload,top,top"},
+	} {
+		conf := filepath.Join(t.TempDir(), "default.conf")
+		os.WriteFile(conf, []byte("new"), 0o644)
+		f := &fakeNginx{lists: [][]docker.Process{
+			procs("7"),       // before the reload
+			procs("7!"),      // reload signalled, no new worker yet
+			procs("7!", "8"), // new worker, old one finishing a request
+			procs("7!", "8"), //
+			procs("8"),       // old one gone
+		}}
+		res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), c.waitOld, time.Second, time.Millisecond)
+		if err != nil || !res.Changed || !strings.Contains(res.Msg, c.msg) {
+			t.Fatalf("waitOld=%v: %+v %v", c.waitOld, res, err)
+		}
+		if got := strings.Join(f.calls, ","); got != c.calls {
+			t.Errorf("waitOld=%v: calls %s", c.waitOld, got)
+		}
+		if good, _ := os.ReadFile(conf + ".good"); string(good) != "new" {
+			t.Errorf("waitOld=%v: .good = %q", c.waitOld, good)
+		}
 	}
 }
 
