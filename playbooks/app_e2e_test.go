@@ -358,7 +358,7 @@ func TestFailedReleaseRollsBack(t *testing.T) {
 			var err error
 			report := d.underLoad(40, true, func() { _, err = d.run("upgrade", "version="+bad) })
 			var failed *runner.TaskFailedError
-			if !errors.As(err, &failed) || !strings.Contains(failed.Error(), "rolled back to 0.0.1") {
+			if !errors.As(err, &failed) || !strings.Contains(failed.Error(), "rolled back to 0.0.1; wait_healthy \"healthy\" (app_1) failed:\n  wait_healthy: app_1") {
 				t.Fatalf("upgrade to %s: err = %v, want a failure saying it rolled back", bad, err)
 			}
 			if report.Failed != 0 {

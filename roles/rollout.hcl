@@ -79,7 +79,7 @@ block "surge" {
     }
     task "assert" "surge failed" {
       that     = [false]
-      fail_msg = "release ${local.rolling_to} did not turn healthy on ${join(", ", local.surge)}: no replica was touched, every one still runs ${local.fallback}"
+      fail_msg = "release ${local.rolling_to} did not turn healthy on ${join(", ", local.surge)}: no replica was touched, every one still runs ${local.fallback}; ${failure.task} failed:\n  ${indent(2, failure.error)}"
     }
   }
 }
@@ -131,7 +131,7 @@ serial "batch" {
     task "assert" "paused" {
       when     = local.failure_action == "pause" && !failure.tolerated
       that     = [false]
-      fail_msg = "paused: release ${local.rolling_to} failed on ${join(", ", each.value)}, which stays drained while the other replicas serve; run the upgrade again with a fixed release to go on, or with -e version=${local.fallback} to go back"
+      fail_msg = "paused: release ${local.rolling_to} failed on ${join(", ", each.value)}, which stays drained while the other replicas serve; run the upgrade again with a fixed release to go on, or with -e version=${local.fallback} to go back; ${failure.task} failed:\n  ${indent(2, failure.error)}"
     }
 
     task "template" "compose file at the fallback release" {
@@ -187,7 +187,7 @@ serial "batch" {
 
       task "assert" "rolled back" {
         that     = [false]
-        fail_msg = "release ${local.rolling_to} did not turn healthy: every replica was rolled back to ${local.fallback}"
+        fail_msg = "release ${local.rolling_to} did not turn healthy: every replica was rolled back to ${local.fallback}; ${failure.task} failed:\n  ${indent(2, failure.error)}"
       }
     }
   }

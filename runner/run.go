@@ -332,7 +332,7 @@ func (ex *executor) runItem(ctx context.Context, g *Group, f frame, loop *itemFa
 		// A rescued group, as in Ansible, is not a failure; its loop stops
 		// at the failed item, unless the failure was within the serial's
 		// max_failure_ratio, and the run goes on.
-		f.failure = loop.value(tolerated)
+		f.failure = loop.value(tolerated, failed.Result)
 		if rerr := ex.runSteps(ctx, g.Rescue, f); rerr != nil {
 			return rerr
 		}
@@ -375,15 +375,18 @@ func (l *itemFailures) fail() bool {
 	return float64(l.failed) <= l.ratio*float64(l.items)
 }
 
-// value is `failure` in a rescue: failure.failed items of failure.items so
-// far, and failure.tolerated when the serial goes on with its next item once
-// the rescue is done.
-func (l *itemFailures) value(tolerated bool) cty.Value {
+// value is `failure` in a rescue: the task that failed (failure.task, its
+// title) and why (failure.error, redacted), failure.failed items of
+// failure.items so far, and failure.tolerated when the serial goes on with
+// its next item once the rescue is done.
+func (l *itemFailures) value(tolerated bool, r *TaskResult) cty.Value {
 	failed, items := 1, 1
 	if l != nil {
 		failed, items = l.failed, l.items
 	}
 	return cty.ObjectVal(map[string]cty.Value{
+		"task":      cty.StringVal(r.Title()),
+		"error":     cty.StringVal(r.Error),
 		"tolerated": cty.BoolVal(tolerated),
 		"failed":    cty.NumberIntVal(int64(failed)),
 		"items":     cty.NumberIntVal(int64(items)),

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -11,7 +12,7 @@ import (
 
 // reservedRoots are the names expressions start from; a registered result
 // may not take one of them.
-var reservedRoots = map[string]bool{"var": true, "local": true, "each": true, "path": true}
+var reservedRoots = map[string]bool{"var": true, "local": true, "each": true, "path": true, "failure": true}
 
 // scopeNames is what an expression may refer to at some point of the tree.
 type scopeNames struct {
@@ -203,9 +204,9 @@ func (n scopeNames) checkRefs(expr hcl.Expression) hcl.Diagnostics {
 			}
 		case root == "failure":
 			if !n.inRescue {
-				problem = "failure (failure.tolerated, failure.failed, failure.items) exists only inside a rescue."
-			} else if attr != "" && attr != "tolerated" && attr != "failed" && attr != "items" {
-				problem = fmt.Sprintf("failure has tolerated, failed and items, not %q.", attr)
+				problem = "failure.* (task, error, tolerated, failed, items) exists only inside a rescue."
+			} else if attr != "" && !slices.Contains([]string{"task", "error", "tolerated", "failed", "items"}, attr) {
+				problem = fmt.Sprintf("failure has task, error, tolerated, failed and items, not %q.%s", attr, didYouMean(attr, []string{"task", "error", "tolerated", "failed", "items"}))
 			}
 		case n.registered[root]:
 		default:
