@@ -42,14 +42,14 @@ task "compose_check" "images and daemon" {
 
 include "rollout" {
   vars = {
-    rolling_to     = local.target
-    batches        = chunklist(local.services, 1)
-    delay          = "0s"
-    monitor        = "0s"
+    rolling_to        = local.target
+    batches           = chunklist(local.services, 1)
+    delay             = "0s"
+    monitor           = "0s"
     failure_action    = "rollback"
     max_failure_ratio = 0
     fallback          = local.previous
-    surge          = []
+    surge             = []
   }
 }
 

@@ -2,15 +2,15 @@
 # by batch, so that the others keep serving; replicas already at it are not
 # touched. Included by upgrade and rollback, with these vars:
 #
-#   rolling_to      the release the compose file was rendered at
-#   batches         the replicas in batches, e.g. chunklist(local.services, 2)
-#   delay           the wait between two batches, e.g. "0s"
-#   monitor         how long a new replica must stay healthy, e.g. "0s"
-#   failure_action  "rollback", "pause" or "continue"
+#   rolling_to         the release the compose file was rendered at
+#   batches            the replicas in batches, e.g. chunklist(local.services, 2)
+#   delay              the wait between two batches, e.g. "0s"
+#   monitor            how long a new replica must stay healthy, e.g. "0s"
+#   failure_action     "rollback", "pause" or "continue"
 #   max_failure_ratio  the share of the replicas that may fail, e.g. 0.25
-#   fallback        the release a failed rollout returns to
-#   surge           start-first's surge services, e.g. ["surge_1"]; [] for
-#                   stop-first
+#   fallback           the release a failed rollout returns to
+#   surge              start-first's surge services, e.g. ["surge_1"]; []
+#                      for stop-first
 #
 # If a batch does not turn healthy, it goes back to the fallback release
 # and the rollout goes on with the next batch while the failed replicas are

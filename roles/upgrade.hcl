@@ -57,14 +57,14 @@ task "compose_check" "images and daemon" {
 
 include "rollout" {
   vars = {
-    rolling_to     = var.version
-    batches        = chunklist(local.services, var.parallelism)
-    delay          = var.delay
-    monitor        = var.monitor
+    rolling_to        = var.version
+    batches           = chunklist(local.services, var.parallelism)
+    delay             = var.delay
+    monitor           = var.monitor
     failure_action    = var.failure_action
     max_failure_ratio = var.max_failure_ratio
     fallback          = local.previous
-    surge          = var.order == "start-first" ? [for i in range(min(var.parallelism, var.replicas)) : "surge_${i + 1}"] : []
+    surge             = var.order == "start-first" ? [for i in range(min(var.parallelism, var.replicas)) : "surge_${i + 1}"] : []
   }
 }
 
