@@ -214,7 +214,7 @@ func reloadNginx(ctx context.Context, env *Env, ng nginxCtl, service, conf strin
 			service, rc, execTail(stderr, stdout))
 	}
 	// nginx accepted it (-t) and was told to load it: the new last good copy.
-	if err := writeGood(good, data); err != nil {
+	if err := writeAtomic(good, data, 0o644); err != nil {
 		return Result{Changed: true}, fmt.Errorf("proxy_reload: nginx reloaded, but saving %s failed: %w (the next run reloads again)", good, err)
 	}
 
@@ -275,25 +275,4 @@ func nginxWorkers(procs []docker.Process) map[string]bool {
 		}
 	}
 	return w
-}
-
-// writeGood saves the last good conf atomically (temp file and rename).
-func writeGood(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
