@@ -50,6 +50,25 @@ func loadCompose(ctx context.Context, env *Env, kind, file, project string) (*do
 	return c, p, nil
 }
 
+// loadServices is loadCompose for a kind that takes service or services:
+// it also returns their names, each checked to be in the compose file.
+func loadServices(ctx context.Context, env *Env, kind, file, project, service string, services []string) (*docker.Client, *types.Project, []string, error) {
+	names, err := composeNames(kind, service, services)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, p, err := loadCompose(ctx, env, kind, file, project)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, name := range names {
+		if err := composeService(kind, p, name); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return c, p, names, nil
+}
+
 // composeDocker is the run's Docker connection.
 func composeDocker(ctx context.Context, env *Env, kind string) (*docker.Client, error) {
 	if env == nil || env.Shared == nil {

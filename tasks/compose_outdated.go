@@ -37,25 +37,14 @@ func (t *ComposeOutdated) Check(ctx context.Context, env *Env) (Result, error) {
 }
 
 // names is service, or services: exactly one of them.
-func (t *ComposeOutdated) names() ([]string, error) {
-	return composeNames("compose_outdated", t.Service, t.Services)
-}
-
 // Apply reports whether any of the services is outdated.
 func (t *ComposeOutdated) Apply(ctx context.Context, env *Env) (Result, error) {
-	names, err := t.names()
-	if err != nil {
-		return Result{}, err
-	}
-	c, p, err := loadCompose(ctx, env, "compose_outdated", t.File, t.Project)
+	c, p, names, err := loadServices(ctx, env, "compose_outdated", t.File, t.Project, t.Service, t.Services)
 	if err != nil {
 		return Result{}, err
 	}
 	var outdated, current []string
 	for _, name := range names {
-		if err := composeService("compose_outdated", p, name); err != nil {
-			return Result{}, err
-		}
 		out, why, err := c.Outdated(ctx, p, name)
 		if err != nil {
 			return Result{}, fmt.Errorf("compose_outdated: %w", err)

@@ -37,25 +37,14 @@ var _ Task = (*ComposeRecreate)(nil)
 func init() { Register("compose_recreate", func() Task { return &ComposeRecreate{} }) }
 
 // names is service, or services: exactly one of them.
-func (t *ComposeRecreate) names() ([]string, error) {
-	return composeNames("compose_recreate", t.Service, t.Services)
-}
-
 // Check reports whether Apply would recreate, and why.
 func (t *ComposeRecreate) Check(ctx context.Context, env *Env) (Result, error) {
-	names, err := t.names()
-	if err != nil {
-		return Result{}, err
-	}
-	c, p, err := loadCompose(ctx, env, "compose_recreate", t.File, t.Project)
+	c, p, names, err := loadServices(ctx, env, "compose_recreate", t.File, t.Project, t.Service, t.Services)
 	if err != nil {
 		return Result{}, err
 	}
 	var would, current []string
 	for _, name := range names {
-		if err := composeService("compose_recreate", p, name); err != nil {
-			return Result{}, err
-		}
 		out, why, err := c.Outdated(ctx, p, name)
 		if err != nil {
 			return Result{}, fmt.Errorf("compose_recreate: %w", err)
@@ -77,18 +66,9 @@ func (t *ComposeRecreate) Check(ctx context.Context, env *Env) (Result, error) {
 
 // Apply recreates the services that are outdated (or all, forced), at once.
 func (t *ComposeRecreate) Apply(ctx context.Context, env *Env) (Result, error) {
-	names, err := t.names()
+	c, p, names, err := loadServices(ctx, env, "compose_recreate", t.File, t.Project, t.Service, t.Services)
 	if err != nil {
 		return Result{}, err
-	}
-	c, p, err := loadCompose(ctx, env, "compose_recreate", t.File, t.Project)
-	if err != nil {
-		return Result{}, err
-	}
-	for _, name := range names {
-		if err := composeService("compose_recreate", p, name); err != nil {
-			return Result{}, err
-		}
 	}
 	res, err := c.Recreate(composeProgress(ctx, env), p, names, t.Force)
 	if err != nil {
