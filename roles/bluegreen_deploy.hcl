@@ -50,15 +50,8 @@ block "release to the idle colour" {
       services = local.idle_services
     }
 
-    serial "replica" {
-      for_each = local.idle_services
-
-      task "wait_healthy" "healthy" {
-        file    = local.compose
-        project = var.project
-        service = each.value
-        timeout = var.health_timeout
-      }
+    include "healthy" {
+      vars = { waiting_for = local.idle_services }
     }
 
     rescue {

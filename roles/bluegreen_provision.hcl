@@ -46,15 +46,8 @@ task "compose_up" "live colour" {
   services = local.live_services
 }
 
-serial "replica" {
-  for_each = local.live_services
-
-  task "wait_healthy" "healthy" {
-    file    = local.compose
-    project = var.project
-    service = each.value
-    timeout = var.health_timeout
-  }
+include "healthy" {
+  vars = { waiting_for = local.live_services }
 }
 
 task "compose_up" "proxy" {

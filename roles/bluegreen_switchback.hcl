@@ -39,15 +39,8 @@ task "assert" "as recorded" {
   fail_msg = "${local.idle} does not run its recorded release ${local.idle_release} (${stale.msg}): not switched, ${local.live} (${local.live_release}) stays live"
 }
 
-serial "replica" {
-  for_each = local.idle_services
-
-  task "wait_healthy" "healthy" {
-    file    = local.compose
-    project = var.project
-    service = each.value
-    timeout = var.health_timeout
-  }
+include "healthy" {
+  vars = { waiting_for = local.idle_services }
 }
 
 include "bluegreen_switch" {

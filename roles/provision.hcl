@@ -34,15 +34,8 @@ task "compose_up" "stack" {
   project = var.project
 }
 
-serial "replica" {
-  for_each = local.services
-
-  task "wait_healthy" "healthy" {
-    file    = local.compose
-    project = var.project
-    service = each.value
-    timeout = var.health_timeout
-  }
+include "healthy" {
+  vars = { waiting_for = local.services }
 }
 
 task "proxy_reload" "proxy conf" {
