@@ -101,9 +101,6 @@ locals {
   lock     = "${local.dir}/.zdplay.lock"
   release  = "${local.dir}/last-good-release"
   services = [for i in range(var.replicas) : "app_${i + 1}"]
-  # The surge replicas in the stack: none at rest. A start-first upgrade's
-  # rollout sets its own (surge_1..surge_P) while it runs.
-  surge = []
   # The release every replica ran after the last successful run: what a
   # failed upgrade rolls back to.
   previous = fileexists(local.release) ? trimspace(file(local.release)) : var.version
@@ -113,5 +110,5 @@ locals {
 }
 
 play "app" {
-  roles = ["provision", "upgrade", "rollback", "teardown"]
+  roles = ["deploy", "rollback", "teardown"]
 }

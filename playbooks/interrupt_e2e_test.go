@@ -312,7 +312,7 @@ func TestKilledUpgradeConverges(t *testing.T) {
 			[]os.Signal{os.Interrupt, os.Interrupt}, 130, []string{"proxy_next_upstream=false"}, false},
 		// start-first with one replica: the surge serves beside app_1 when
 		// zdplay dies; the re-run goes on with it and removes it at the end.
-		{"kill -9 with the surge in service, start-first, one replica, no retry", "0.0.2", `^\s+changed\s+proxy_reload "surge in service"`, false,
+		{"kill -9 with the surge in service, start-first, one replica, no retry", "0.0.2", `^\s+changed\s+proxy_reload "undrain" \(surge_1\)`, false,
 			[]os.Signal{syscall.SIGKILL}, -1, []string{"order=start-first", "replicas=1", "proxy_next_upstream=false"}, true},
 	}
 	for _, c := range cases {

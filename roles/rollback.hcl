@@ -7,8 +7,8 @@
 # Afterwards last-good-release names the release rolled back to, so a later
 # failed upgrade returns there, and previous-release is left as it is: a
 # second rollback changes nothing. Interrupted, it is resumed by running it
-# again. Should the release rolled back to not turn healthy, the rescue
-# returns every replica to the release that ran before the rollback.
+# again. Should the release rolled back to not turn healthy, every replica
+# returns to the release that ran before the rollback.
 tags = ["never", "rollback"]
 
 vars = {
@@ -43,13 +43,13 @@ task "compose_check" "images and daemon" {
 include "rollout" {
   vars = {
     rolling_to        = local.target
-    batches           = chunklist(local.services, 1)
+    fallback          = local.previous
+    parallelism       = 1
+    order             = "stop-first"
     delay             = "0s"
     monitor           = "0s"
     failure_action    = "rollback"
     max_failure_ratio = 0
-    fallback          = local.previous
-    surge             = []
   }
 }
 

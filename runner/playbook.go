@@ -61,6 +61,7 @@ func stepsSchema(extraAttrs ...string) *hcl.BodySchema {
 			{Type: blockBlock, LabelNames: []string{"name"}},
 			{Type: blockSerial, LabelNames: []string{"name"}},
 			{Type: blockInclude, LabelNames: []string{"role"}},
+			{Type: blockRollout, LabelNames: []string{"name"}},
 		},
 	}
 	for _, a := range extraAttrs {
@@ -173,7 +174,10 @@ type Group struct {
 	MaxFailureRatio hcl.Expression
 	Steps           []Step
 	Rescue          []Step
-	DeclRange       hcl.Range
+	// Rollout is set on a rollout block (Kind blockRollout): its
+	// attributes and phases; Steps then lists every phase's steps.
+	Rollout   *Rollout
+	DeclRange hcl.Range
 }
 
 // TaskDecl is one task block: the common attributes decoded here, the rest
@@ -505,6 +509,10 @@ func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {
 			}
 		case blockBlock, blockSerial:
 			g, d := decodeGroup(b, baseDir)
+			diags = append(diags, d...)
+			steps = append(steps, g)
+		case blockRollout:
+			g, d := decodeRollout(b, baseDir)
 			diags = append(diags, d...)
 			steps = append(steps, g)
 		case blockInclude:

@@ -14,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/gocty"
+	"github.com/zdplay/zdplay/internal/rollout"
 	"github.com/zdplay/zdplay/tasks"
 )
 
@@ -81,6 +82,13 @@ type frame struct {
 	// failure is what a rescue sees of the failure it handles (see
 	// itemFailures.value); cty.NilVal outside a rescue.
 	failure cty.Value
+	// rollout is rollout.* in the phases of a rollout block, and observed
+	// receives what its observe phase saw; cty.NilVal and nil elsewhere.
+	rollout  cty.Value
+	observed *rollout.Observation
+	// label names the item of a task outside a loop in the recap (a
+	// rollout's batch); each's label wins.
+	label string
 }
 
 func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
@@ -257,6 +265,9 @@ func (ex *executor) runGroup(ctx context.Context, g *Group, f frame) error {
 	f.tags = concatTags(f.tags, g.Tags)
 	if !ex.anySelected(g.Steps, f.tags) {
 		return nil
+	}
+	if g.Rollout != nil {
+		return ex.runRollout(ctx, g, f)
 	}
 	items := []cty.Value{cty.NilVal}
 	if g.ForEach != nil {
@@ -583,6 +594,7 @@ func (ex *executor) runTask(ctx context.Context, t *TaskDecl, f frame) error {
 	if err != nil {
 		return ex.fail(t, r, f, err, ignore)
 	}
+	observedBy(f, res)
 	r.Status = StatusOK
 	if res.Changed {
 		r.Status = StatusChanged
@@ -657,8 +669,11 @@ func (ex *executor) finish(t *TaskDecl, r *TaskResult, f frame) {
 
 func (ex *executor) newResult(t *TaskDecl, f frame) *TaskResult {
 	r := &TaskResult{Play: f.play, Role: f.role, Kind: t.Kind, Name: t.Name, Handler: t.Handler, Pos: t.DeclRange.String()}
-	if f.each != cty.NilVal {
+	switch {
+	case f.each != cty.NilVal:
 		r.Item = itemLabel(f.each)
+	case f.label != "":
+		r.Item = f.label
 	}
 	return r
 }
@@ -728,6 +743,9 @@ func (ex *executor) evalContext(f frame) *hcl.EvalContext {
 	}
 	if f.failure != cty.NilVal {
 		vars["failure"] = f.failure
+	}
+	if f.rollout != cty.NilVal {
+		vars["rollout"] = f.rollout
 	}
 	return &hcl.EvalContext{Variables: vars, Functions: functions}
 }

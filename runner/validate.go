@@ -12,7 +12,7 @@ import (
 
 // reservedRoots are the names expressions start from; a registered result
 // may not take one of them.
-var reservedRoots = map[string]bool{"var": true, "local": true, "each": true, "path": true, "failure": true}
+var reservedRoots = map[string]bool{"var": true, "local": true, "each": true, "path": true, "failure": true, "rollout": true}
 
 // scopeNames is what an expression may refer to at some point of the tree.
 type scopeNames struct {
@@ -21,6 +21,7 @@ type scopeNames struct {
 	registered map[string]bool
 	inLoop     bool
 	inRescue   bool
+	inRollout  bool
 }
 
 // validate checks what can be checked before anything runs: task kinds and
@@ -128,8 +129,14 @@ func (n scopeNames) checkSteps(steps []Step, handlers map[string]bool, handlerNa
 		case *Include:
 			diags = append(diags, n.checkRefs(s.Vars)...)
 		case *Group:
-			diags = append(diags, n.checkRefs(s.ForEach)...)
 			inner := n
+			if s.Rollout != nil {
+				for _, e := range s.Rollout.Attrs {
+					diags = append(diags, n.checkRefs(e)...)
+				}
+				inner.inRollout = true
+			}
+			diags = append(diags, n.checkRefs(s.ForEach)...)
 			inner.inLoop = n.inLoop || s.ForEach != nil
 			diags = append(diags, inner.checkRefs(s.When)...)
 			diags = append(diags, n.checkRefs(s.Parallel)...)
@@ -207,6 +214,12 @@ func (n scopeNames) checkRefs(expr hcl.Expression) hcl.Diagnostics {
 				problem = "failure.* (task, error, tolerated, failed, items) exists only inside a rescue."
 			} else if attr != "" && !slices.Contains([]string{"task", "error", "tolerated", "failed", "items"}, attr) {
 				problem = fmt.Sprintf("failure has task, error, tolerated, failed and items, not %q.%s", attr, didYouMean(attr, []string{"task", "error", "tolerated", "failed", "items"}))
+			}
+		case root == "rollout":
+			if !n.inRollout {
+				problem = "rollout.* exists only inside the phases of a rollout block."
+			} else if attr != "" && !slices.Contains(rolloutValueAttrs, attr) {
+				problem = fmt.Sprintf("rollout has %s, not %q.%s", strings.Join(rolloutValueAttrs, ", "), attr, didYouMean(attr, rolloutValueAttrs))
 			}
 		case n.registered[root]:
 		default:

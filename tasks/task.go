@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zdplay/zdplay/internal/docker"
+	"github.com/zdplay/zdplay/internal/rollout"
 )
 
 // Task is one step of a playbook.
@@ -34,6 +35,9 @@ type Result struct {
 	RC      int
 	Stdout  string
 	Stderr  string
+	// Replicas is what an observing kind (compose_replicas) saw of the
+	// replicas, for the runner's rollout block to decide on; nil otherwise.
+	Replicas rollout.Observation
 }
 
 // Env is what the runner hands a task: where it was declared and what the

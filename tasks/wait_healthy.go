@@ -85,10 +85,11 @@ func (t *WaitHealthy) spec() (waitSpec, error) {
 	if s.interval, err = composeDuration(kind, "interval", t.Interval, 100*time.Millisecond); err != nil {
 		return s, err
 	}
-	if t.Monitor != "0s" && t.Monitor != "0" {
-		if s.monitor, err = composeDuration(kind, "monitor", t.Monitor, 0); err != nil {
-			return s, err
-		}
+	// monitor may be zero in any spelling ("0", "0s", "0ms"): no watch.
+	if d, perr := time.ParseDuration(t.Monitor); t.Monitor == "0" || (perr == nil && d == 0) {
+		s.monitor = 0
+	} else if s.monitor, err = composeDuration(kind, "monitor", t.Monitor, 0); err != nil {
+		return s, err
 	}
 	if s.path == "" {
 		s.path = "/ping"

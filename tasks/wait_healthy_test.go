@@ -100,3 +100,22 @@ services:
 		t.Errorf("an exited container took %s to fail", took)
 	}
 }
+
+// Issue 15, bug 5: "-e monitor=0ms" passed the strategy check and was then
+// refused by wait_healthy after the drain and recreate.
+func TestWaitHealthyMonitorZeroInAnySpelling(t *testing.T) {
+	for _, m := range []string{"", "0", "0s", "0ms", "0m", "0h0m0s"} {
+		s, err := (&WaitHealthy{Service: "app_1", Monitor: m}).spec()
+		if err != nil || s.monitor != 0 {
+			t.Errorf("monitor = %q: %v, %s", m, err, s.monitor)
+		}
+	}
+	if s, err := (&WaitHealthy{Service: "app_1", Monitor: "1.5s"}).spec(); err != nil || s.monitor != 1500*time.Millisecond {
+		t.Errorf("monitor 1.5s: %v, %s", err, s.monitor)
+	}
+	for _, m := range []string{"-1s", "soon"} {
+		if _, err := (&WaitHealthy{Service: "app_1", Monitor: m}).spec(); err == nil {
+			t.Errorf("monitor = %q accepted", m)
+		}
+	}
+}

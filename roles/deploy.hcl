@@ -1,0 +1,51 @@
+# deploy: bring the stack to var.version with var.replicas replicas, from
+# whatever state it is in: nothing yet (provision), a healthy stack at an
+# older release (upgrade), a dead, missing or extra replica, a changed
+# template. Tagged provision and upgrade: both converge the same way, so
+# that no path into a live stack stops a replica that serves before the
+# proxy has let go of it. Converged, it changes nothing.
+tags = ["provision", "upgrade"]
+
+# One run at a time on this deployment: a second one is refused at once,
+# naming this one. Held until the run ends (or its process dies).
+task "lock" "project" {
+  path = local.lock
+}
+
+task "file" "deploy dir" {
+  path  = "${local.dir}/nginx"
+  state = "directory"
+}
+
+task "template" "compose file" {
+  src  = "../templates/docker-compose.yml.tmpl"
+  dest = local.compose
+}
+
+# Fails before anything is drained when an image is missing, the rendered
+# file is invalid or the daemon does not answer.
+task "compose_check" "images and daemon" {
+  file    = local.compose
+  project = var.project
+}
+
+task "compose_up" "db" {
+  file     = local.compose
+  project  = var.project
+  services = ["db"]
+}
+
+include "rollout" {
+  vars = {
+    rolling_to        = var.version
+    fallback          = local.previous
+    parallelism       = var.parallelism
+    order             = var.order
+    delay             = var.delay
+    monitor           = var.monitor
+    failure_action    = var.failure_action
+    max_failure_ratio = var.max_failure_ratio
+  }
+}
+
+include "record_release" {}
