@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/zdplay
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build images test demo bench lint fuzz clean
+.PHONY: build images tools test demo bench lint fuzz clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/zdplay
@@ -15,9 +15,15 @@ images:
 	@if docker info >/dev/null 2>&1; then bash testdata/images/build.sh; \
 	else echo "make images: no Docker engine reachable: images not built (the end-to-end tests will say they skip)"; fi
 
+# wrk (Debian's package) loads the proxy in one end-to-end test: a client
+# nobody here wrote.
+tools:
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null) || \
+		echo "make tools: could not install wrk (apt-get install wrk): TestUpgradeUnderWrk will fail"
+
 # All tests, the end-to-end ones against the real Docker engine included;
 # one package at a time, so that load tests do not share 2 cores with others.
-test: images
+test: images tools
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 -timeout 40m ./...
 
