@@ -117,9 +117,11 @@ func TestDeadReplicaIsHealedByUpgrade(t *testing.T) {
 	if !strings.Contains(d.log.String(), "healed or created app_2") {
 		t.Errorf("the recap does not say app_2 was healed:\n%s", d.log)
 	}
-	// Dead at the release it should run: a converge heals it too.
+	// Dead at the release it should run: a converge heals it too. (And
+	// monitor=0ms, which the strategy accepted and wait_healthy refused
+	// after the recreate: issue 15, bug 5.)
 	d.kill("app_1")
-	recap := d.mustRun("upgrade", "version=0.0.2")
+	recap := d.mustRun("upgrade", "version=0.0.2", "monitor=0ms")
 	if recap.Changed == 0 {
 		t.Fatal("a dead replica was not replaced")
 	}
