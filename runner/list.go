@@ -48,6 +48,16 @@ func listSteps(w io.Writer, ex *executor, steps []Step, inherited []string, inde
 			if !ex.anySelected(s.Steps, tags) {
 				continue
 			}
+			if s.Rollout != nil {
+				fmt.Fprintf(w, "%srollout %q (its phases run when the engine decides: before every decision, per batch, at the end)\n", indent, s.Name)
+				for _, p := range rolloutPhases {
+					if steps := s.Rollout.Phases[p]; len(steps) > 0 {
+						fmt.Fprintf(w, "%s  %s\n", indent, p)
+						listSteps(w, ex, steps, tags, indent+"    ")
+					}
+				}
+				continue
+			}
 			loop := ""
 			switch {
 			case s.Parallel != nil:
