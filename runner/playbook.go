@@ -105,6 +105,10 @@ type Playbook struct {
 	Roles     map[string]*Role
 
 	parser *hclparse.Parser
+	// secrets hides the sensitive values of the last resolveVariables;
+	// rawSecrets is what was given for them (-e text, var file source).
+	secrets    *redactor
+	rawSecrets []string
 }
 
 // Variable is a declared input.
@@ -259,16 +263,15 @@ func Load(file string) (*Playbook, hcl.Diagnostics) {
 }
 
 // Files returns the parsed sources, for printing diagnostics with snippets.
-func (pb *Playbook) Files() map[string]*hcl.File { return pb.parser.Files() }
+func (pb *Playbook) Files() map[string]*hcl.File {
+	if pb == nil || pb.parser == nil {
+		return nil
+	}
+	return pb.parser.Files()
+}
 
 func (pb *Playbook) parse(file string) (*hcl.File, hcl.Diagnostics) {
-	if _, err := os.Stat(file); err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read playbook", Detail: err.Error()}}
-	}
-	if filepath.Ext(file) == ".json" {
-		return pb.parser.ParseJSONFile(file)
-	}
-	return pb.parser.ParseHCLFile(file)
+	return pb.parseFile(file, "playbook")
 }
 
 func (pb *Playbook) variable(name string) *Variable {
@@ -318,7 +321,7 @@ func (pb *Playbook) loadRole(name string, subject hcl.Range) hcl.Diagnostics {
 			Subject:  subject.Ptr(),
 		}}
 	}
-	f, diags := pb.parser.ParseHCLFile(path)
+	f, diags := pb.parseFile(path, "role file")
 	if diags.HasErrors() {
 		return diags
 	}

@@ -64,7 +64,7 @@ type executor struct {
 	registered map[string]cty.Value
 	shared     *tasks.Shared
 	recap      *Recap
-	secrets    []string // values of sensitive variables, never printed
+	secrets    *redactor // values of sensitive variables, never printed
 }
 
 // frame is what a step sees: its inherited tags and, inside a loop, each.
@@ -100,10 +100,10 @@ func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
 		return nil, d
 	}
 	ex := &executor{
-		pb: pb, opts: opts, printer: opts.Printer,
+		pb: pb, opts: opts, printer: redactingPrinter{opts.Printer, pb.secrets},
 		vars: vars, locals: locals, registered: map[string]cty.Value{},
 		shared: &tasks.Shared{}, recap: &Recap{started: time.Now(), Check: opts.Check},
-		secrets: pb.sensitiveValues(vars),
+		secrets: pb.secrets,
 	}
 	// A task that never runs (a rescue not entered, a role not selected)
 	// reads as skipped, so `when = x.skipped` needs no guard.
@@ -398,6 +398,7 @@ func (l *itemFailures) value(tolerated bool, r *TaskResult) cty.Value {
 func (ex *executor) runParallel(ctx context.Context, g *Group, f frame, items []cty.Value) error {
 	errs := make([]error, len(items))
 	var wg sync.WaitGroup
+	var panics goroutinePanic
 	for i, each := range items {
 		inner := f
 		inner.each = each
@@ -408,10 +409,12 @@ func (ex *executor) runParallel(ctx context.Context, g *Group, f frame, items []
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer panics.catch()
 			errs[i] = ex.runItem(ctx, g, inner, nil)
 		}()
 	}
 	wg.Wait()
+	panics.rethrow()
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, errRescued) {
 			return err
@@ -658,7 +661,7 @@ func (ex *executor) finish(t *TaskDecl, r *TaskResult, f frame) {
 func (ex *executor) newResult(t *TaskDecl, f frame) *TaskResult {
 	r := &TaskResult{Play: f.play, Role: f.role, Kind: t.Kind, Name: t.Name, Handler: t.Handler, Pos: t.DeclRange.String()}
 	if f.each != cty.NilVal {
-		r.Item = itemLabel(f.each)
+		r.Item = ex.secrets.String(itemLabel(f.each))
 	}
 	return r
 }
@@ -707,7 +710,7 @@ func (ex *executor) env(t *TaskDecl, f frame) *tasks.Env {
 		Vars:     data,
 		Progress: func(format string, args ...any) { ex.printer.Progress(fmt.Sprintf(format, args...)) },
 		Shared:   ex.shared,
-		Redact:   func(s string) string { return redactIn(s, ex.secrets) },
+		Redact:   ex.secrets.String,
 	}
 }
 
