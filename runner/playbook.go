@@ -357,32 +357,49 @@ func (pb *Playbook) includedRoles() map[string]bool {
 }
 
 // checkIncludeCycles rejects a role that includes itself, directly or not.
+// A depth-first search that visits every role once (a role done is not
+// walked again, however many includes reach it), so it is linear in the
+// number of includes.
 func (pb *Playbook) checkIncludeCycles() hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	var visit func(name string, path []string) bool
-	visit = func(name string, path []string) bool {
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(name string) *hcl.Diagnostic
+	visit = func(name string) *hcl.Diagnostic {
+		state[name] = onPath
+		path = append(path, name)
 		for _, inc := range includesOf(pb.Roles[name].Steps) {
-			if slices.Contains(path, inc.Role) {
-				diags = append(diags, &hcl.Diagnostic{
+			switch state[inc.Role] {
+			case onPath:
+				cycle := append(slices.Clone(path[slices.Index(path, inc.Role):]), inc.Role)
+				return &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Include cycle",
-					Detail:   "Roles include each other in a loop: " + strings.Join(append(path, inc.Role), " -> ") + ".",
+					Detail:   "Roles include each other in a loop: " + strings.Join(cycle, " -> ") + ".",
 					Subject:  inc.DeclRange.Ptr(),
-				})
-				return false
-			}
-			if !visit(inc.Role, append(slices.Clone(path), inc.Role)) {
-				return false
+				}
+			case unvisited:
+				if d := visit(inc.Role); d != nil {
+					return d
+				}
 			}
 		}
-		return true
+		path = path[:len(path)-1]
+		state[name] = done
+		return nil
 	}
 	for _, name := range sortedKeys(pb.Roles) {
-		if !visit(name, []string{name}) {
-			break
+		if state[name] == unvisited {
+			if d := visit(name); d != nil {
+				return hcl.Diagnostics{d}
+			}
 		}
 	}
-	return diags
+	return nil
 }
 
 // roleDirs is where role files are looked for: roles/ beside the playbook,

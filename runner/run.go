@@ -64,7 +64,8 @@ type executor struct {
 	registered map[string]cty.Value
 	shared     *tasks.Shared
 	recap      *Recap
-	secrets    *redactor // values of sensitive variables, never printed
+	secrets    *redactor       // values of sensitive variables, never printed
+	selected   map[string]bool // includeSelected's answers, per role and tags
 }
 
 // frame is what a step sees: its inherited tags and, inside a loop, each.
@@ -476,8 +477,7 @@ func (ex *executor) anySelected(steps []Step, inherited []string) bool {
 				return true
 			}
 		case *Include:
-			inc := ex.pb.Roles[s.Role]
-			if ex.anySelected(inc.Steps, concatTags(inherited, inc.Tags)) {
+			if ex.includeSelected(s.Role, inherited) {
 				return true
 			}
 		}
