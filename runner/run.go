@@ -66,6 +66,7 @@ type executor struct {
 	recap      *Recap
 	secrets    *redactor       // values of sensitive variables, never printed
 	selected   map[string]bool // includeSelected's answers, per role and tags
+	data       *templateData   // Env.Vars, converted once per locals map
 }
 
 // frame is what a step sees: its inherited tags and, inside a loop, each.
@@ -105,6 +106,7 @@ func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
 		vars: vars, locals: locals, registered: map[string]cty.Value{},
 		shared: &tasks.Shared{}, recap: &Recap{started: time.Now(), Check: opts.Check},
 		secrets: pb.secrets,
+		data:    &templateData{vars: vars},
 	}
 	// A task that never runs (a rescue not entered, a role not selected)
 	// reads as skipped, so `when = x.skipped` needs no guard.
@@ -229,10 +231,13 @@ func (ex *executor) withVars(locals map[string]cty.Value, expr hcl.Expression, f
 		return nil, diagError(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid vars", Detail: "vars must be an object, e.g. vars = { name = \"value\" }.", Subject: expr.Range().Ptr()}})
 	}
 	out := maps.Clone(locals)
+	var keys []string
 	for it := v.ElementIterator(); it.Next(); {
 		k, val := it.Element()
 		out[k.AsString()] = val
+		keys = append(keys, k.AsString())
 	}
+	ex.data.derived(out, locals, keys)
 	return out, nil
 }
 
@@ -698,16 +703,9 @@ func itemLabel(each cty.Value) string {
 }
 
 func (ex *executor) env(t *TaskDecl, f frame) *tasks.Env {
-	data := make(map[string]any, len(ex.vars)+len(f.locals))
-	for k, v := range ex.vars {
-		data[k] = tasks.GoValue(v)
-	}
-	for k, v := range f.locals {
-		data[k] = tasks.GoValue(v)
-	}
 	return &tasks.Env{
 		BaseDir:  t.BaseDir,
-		Vars:     data,
+		Vars:     ex.data.forLocals(f.locals),
 		Progress: func(format string, args ...any) { ex.printer.Progress(fmt.Sprintf(format, args...)) },
 		Shared:   ex.shared,
 		Redact:   ex.secrets.String,
