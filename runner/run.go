@@ -75,8 +75,11 @@ type frame struct {
 	tags       []string
 	locals     map[string]cty.Value
 	each       cty.Value // cty.NilVal outside a loop
-	notified   map[string]bool
-	handlers   []*TaskDecl
+	// notified collects the handlers to run at the end of the role (an
+	// included role's own included); handlers are those of the role whose
+	// steps these are, that a notify names.
+	notified *notifications
+	handlers []*TaskDecl
 	// own holds what the tasks of one item of a parallel block register, so
 	// that items running at once do not see each other's results.
 	own map[string]cty.Value
@@ -203,7 +206,7 @@ func (ex *executor) run(ctx context.Context) error {
 }
 
 func (ex *executor) runRole(ctx context.Context, p *Play, r *Role, locals map[string]cty.Value) error {
-	f := frame{play: p.Name, role: r.Name, tags: concatTags(p.Tags, r.Tags), locals: locals, notified: map[string]bool{}, handlers: r.Handlers}
+	f := frame{play: p.Name, role: r.Name, tags: concatTags(p.Tags, r.Tags), locals: locals, notified: &notifications{}, handlers: r.Handlers}
 	if !ex.anySelected(r.Steps, f.tags) {
 		return nil
 	}
@@ -434,6 +437,7 @@ func (ex *executor) runInclude(ctx context.Context, inc *Include, f frame) error
 	r := ex.pb.Roles[inc.Role]
 	inner := f
 	inner.tags = concatTags(f.tags, r.Tags)
+	inner.handlers = r.Handlers // its tasks notify its own handlers
 	var err error
 	for _, vars := range []hcl.Expression{r.Vars, inc.Vars} {
 		if vars != nil {
@@ -596,7 +600,7 @@ func (ex *executor) runTask(ctx context.Context, t *TaskDecl, f frame) error {
 		r.Status = StatusChanged
 		ex.mu.Lock()
 		for _, h := range t.Notify {
-			f.notified[h] = true
+			f.notified.notify(f, h)
 		}
 		ex.mu.Unlock()
 	}
@@ -617,21 +621,21 @@ func (ex *executor) attempt(ctx context.Context, task tasks.Task, env *tasks.Env
 	return res, err
 }
 
-// flush runs the notified handlers of the role, in the order declared.
+// flush runs the notified handlers: those of the role, in the order
+// declared, then those of the roles it included, each with the values of
+// where it was first notified.
 func (ex *executor) flush(ctx context.Context, f frame) error {
-	for _, h := range f.handlers {
+	for {
 		ex.mu.Lock()
-		notified := f.notified[h.Name]
-		delete(f.notified, h.Name)
+		h, hf, ok := f.notified.next()
 		ex.mu.Unlock()
-		if !notified {
-			continue
+		if !ok {
+			return nil
 		}
-		if err := ex.runTask(ctx, h, f); err != nil {
+		if err := ex.runTask(ctx, h, hf); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 func (ex *executor) fail(t *TaskDecl, r *TaskResult, f frame, err error, ignore bool) error {
