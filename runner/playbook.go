@@ -223,7 +223,7 @@ func Load(file string) (*Playbook, hcl.Diagnostics) {
 			diags = append(diags, d...)
 			if v != nil {
 				if prev := pb.variable(v.Name); prev != nil {
-					diags = append(diags, duplicate("variable", v.Name, prev.DeclRange, b.DefRange))
+					diags = append(diags, duplicate("variable", quote(v.Name), prev.DeclRange, b.DefRange))
 					continue
 				}
 				pb.Variables = append(pb.Variables, v)
@@ -231,7 +231,13 @@ func Load(file string) (*Playbook, hcl.Diagnostics) {
 		case blockLocals:
 			attrs, d := b.Body.JustAttributes()
 			diags = append(diags, d...)
-			pb.Locals = append(pb.Locals, sortedAttrs(attrs)...)
+			for _, a := range sortedAttrs(attrs) {
+				if prev := pb.local(a.Name); prev != nil {
+					diags = append(diags, duplicate("local", quote(a.Name), prev.NameRange, a.NameRange))
+					continue
+				}
+				pb.Locals = append(pb.Locals, a)
+			}
 		case blockPlay:
 			p, d := decodePlay(b)
 			diags = append(diags, d...)
@@ -239,7 +245,7 @@ func Load(file string) (*Playbook, hcl.Diagnostics) {
 		case blockRole:
 			name := b.Labels[0]
 			if prev, ok := pb.Roles[name]; ok {
-				diags = append(diags, duplicate("role", name, prev.DeclRange, b.DefRange))
+				diags = append(diags, duplicate("role", quote(name), prev.DeclRange, b.DefRange))
 				continue
 			}
 			r, d := decodeRole(name, b.Body, pb.Dir, b.DefRange)
@@ -272,6 +278,15 @@ func (pb *Playbook) Files() map[string]*hcl.File {
 
 func (pb *Playbook) parse(file string) (*hcl.File, hcl.Diagnostics) {
 	return pb.parseFile(file, "playbook")
+}
+
+func (pb *Playbook) local(name string) *hcl.Attribute {
+	for _, a := range pb.Locals {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
 }
 
 func (pb *Playbook) variable(name string) *Variable {
@@ -502,6 +517,10 @@ func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range)
 			h, d := decodeTask(b, baseDir)
 			diags = append(diags, d...)
 			if h != nil {
+				if i := slices.IndexFunc(r.Handlers, func(o *TaskDecl) bool { return o.Name == h.Name }); i >= 0 {
+					diags = append(diags, duplicate("handler", h.Kind+" "+quote(h.Name), r.Handlers[i].DeclRange, h.DeclRange))
+					continue
+				}
 				h.Handler = true
 				r.Handlers = append(r.Handlers, h)
 			}
@@ -515,12 +534,21 @@ func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range)
 func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {
 	var steps []Step
 	var diags hcl.Diagnostics
+	names := map[string]*TaskDecl{} // the tasks of this body, by kind and name
 	for _, b := range blocks {
 		switch b.Type {
 		case blockTask:
 			t, d := decodeTask(b, baseDir)
 			diags = append(diags, d...)
 			if t != nil {
+				// kind "name" is how the recap names a task: two
+				// of a body may not share it.
+				key := t.Kind + " " + quote(t.Name)
+				if prev := names[key]; prev != nil && t.Kind != flushHandlers {
+					diags = append(diags, duplicate("task", key, prev.DeclRange, t.DeclRange))
+					continue
+				}
+				names[key] = t
 				steps = append(steps, t)
 			}
 		case blockBlock, blockSerial:
@@ -644,13 +672,21 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	return list
 }
 
-func duplicate(what, name string, first, again hcl.Range) *hcl.Diagnostic {
+// duplicate reports a second declaration of what label names (`"x"`,
+// `template "conf"`), with the file:line:col of both.
+func duplicate(what, label string, first, again hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
-		Summary:  "Duplicate " + what + " " + quote(name),
-		Detail:   "The " + what + " was first declared at " + first.String() + "; rename or remove one.",
-		Subject:  again.Ptr(),
+		Summary:  "Duplicate " + what + " " + label,
+		Detail: fmt.Sprintf("The %s %s at %s was first declared at %s; rename or remove one.",
+			what, label, position(again), position(first)),
+		Subject: again.Ptr(),
 	}
+}
+
+// position is file:line:col.
+func position(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
 func quote(s string) string { return `"` + s + `"` }
