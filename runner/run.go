@@ -129,33 +129,50 @@ func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
 // themselves do so, so a broken template fails before anything changes.
 func (ex *executor) preflight() hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	ctx := ex.evalContext(frame{locals: ex.locals})
-	check := func(t *TaskDecl) {
-		if t.Kind == flushHandlers || !staticBody(t.Body) {
-			return
-		}
-		task, d := decodeTaskBody(t, ctx)
-		diags = append(diags, d...)
-		if v, ok := task.(tasks.Validator); ok && !d.HasErrors() {
-			if err := v.Validate(ex.env(t, frame{locals: ex.locals})); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  fmt.Sprintf("Invalid task %s %q", t.Kind, t.Name),
-					Detail:   err.Error(),
-					Subject:  t.DeclRange.Ptr(),
-				})
-			}
-		}
-	}
 	included := ex.pb.includedRoles()
+	seen := map[*Include]bool{}
 	for _, name := range sortedKeys(ex.pb.Roles) {
 		r := ex.pb.Roles[name]
 		if r.Vars != nil || included[name] {
 			continue // their locals are known only when the role starts
 		}
-		walkTasks(r.Steps, check)
-		for _, h := range r.Handlers {
-			check(h)
+		diags = append(diags, ex.preflightRole(r, ex.locals, seen)...)
+	}
+	return diags
+}
+
+// preflightRole checks a role's tasks, handlers, groups and includes with
+// the locals it will see.
+func (ex *executor) preflightRole(r *Role, locals map[string]cty.Value, seen map[*Include]bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	check := func(t *TaskDecl) {
+		diags = append(diags, ex.preflightTask(t, locals)...)
+	}
+	walkTasks(r.Steps, check)
+	for _, h := range r.Handlers {
+		check(h)
+	}
+	return append(diags, ex.preflightSteps(r.Steps, locals, seen)...)
+}
+
+// preflightTask decodes a task whose body uses only var.* and local.* and
+// lets its kind validate it.
+func (ex *executor) preflightTask(t *TaskDecl, locals map[string]cty.Value) hcl.Diagnostics {
+	f := frame{locals: locals}
+	diags := ex.preflightCommon(t, ex.evalContext(f))
+	if t.Kind == flushHandlers || !staticBody(t.Body) {
+		return diags
+	}
+	task, d := decodeTaskBody(t, ex.evalContext(f))
+	diags = append(diags, d...)
+	if v, ok := task.(tasks.Validator); ok && !d.HasErrors() {
+		if err := v.Validate(ex.env(t, f)); err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Invalid task %s %q", t.Kind, t.Name),
+				Detail:   err.Error(),
+				Subject:  t.DeclRange.Ptr(),
+			})
 		}
 	}
 	return diags
@@ -267,22 +284,7 @@ func (ex *executor) runGroup(ctx context.Context, g *Group, f frame) error {
 	if !ex.anySelected(g.Steps, f.tags) {
 		return nil
 	}
-	items := []cty.Value{cty.NilVal}
-	if g.ForEach != nil {
-		var err error
-		if items, err = ex.loopItems(g.ForEach, f); err != nil {
-			return err
-		}
-	}
-	parallel, err := ex.boolAttr(g.Parallel, ex.evalContext(f), false)
-	if err != nil {
-		return err
-	}
-	pause, err := durationAttr(g.Pause, ex.evalContext(f), 0)
-	if err != nil {
-		return err
-	}
-	ratio, err := ratioAttr(g.MaxFailureRatio, ex.evalContext(f))
+	items, parallel, pause, ratio, err := ex.groupAttrs(g, ex.evalContext(f))
 	if err != nil {
 		return err
 	}
@@ -451,7 +453,11 @@ func (ex *executor) runInclude(ctx context.Context, inc *Include, f frame) error
 
 // loopItems turns a for_each value into each objects {key, value}.
 func (ex *executor) loopItems(expr hcl.Expression, f frame) ([]cty.Value, error) {
-	v, diags := expr.Value(ex.evalContext(f))
+	return loopItems(expr, ex.evalContext(f))
+}
+
+func loopItems(expr hcl.Expression, ctx *hcl.EvalContext) ([]cty.Value, error) {
+	v, diags := expr.Value(ctx)
 	if diags.HasErrors() {
 		return nil, diagError(diags)
 	}
@@ -738,10 +744,15 @@ func (ex *executor) evalContext(f frame) *hcl.EvalContext {
 }
 
 func (ex *executor) boolAttr(expr hcl.Expression, ctx *hcl.EvalContext, def bool) (bool, error) {
+	return namedBool(expr, ctx, def, "ignore_errors")
+}
+
+// namedBool reads an optional bool attribute called what.
+func namedBool(expr hcl.Expression, ctx *hcl.EvalContext, def bool, what string) (bool, error) {
 	if expr == nil {
 		return def, nil
 	}
-	ok, diags := truthy(expr, ctx, "ignore_errors")
+	ok, diags := truthy(expr, ctx, what)
 	if diags.HasErrors() {
 		return false, diagError(diags)
 	}
@@ -762,28 +773,10 @@ func (ex *executor) retryAttrs(t *TaskDecl, ctx *hcl.EvalContext) (retries int, 
 	if delay, err = durationAttr(t.Delay, ctx, delay); err != nil {
 		return
 	}
-	timeout, err = durationAttr(t.Timeout, ctx, timeout)
+	if timeout, err = durationAttr(t.Timeout, ctx, timeout); err == nil && timeout == 0 {
+		err = attrError(t.Timeout, "timeout is 0: a task needs some time; leave timeout out for the default")
+	}
 	return
-}
-
-// durationAttr reads "1.5s", "100ms" or a number of seconds.
-func durationAttr(expr hcl.Expression, ctx *hcl.EvalContext, def time.Duration) (time.Duration, error) {
-	if expr == nil {
-		return def, nil
-	}
-	var s string
-	if diags := gohcl.DecodeExpression(expr, ctx, &s); diags.HasErrors() {
-		return 0, diagError(diags)
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		var secs float64
-		if _, serr := fmt.Sscan(s, &secs); serr != nil {
-			return 0, attrError(expr, fmt.Sprintf("%q is not a duration such as \"500ms\" or \"60s\"", s))
-		}
-		d = time.Duration(secs * float64(time.Second))
-	}
-	return d, nil
 }
 
 // ratioAttr is a number from 0 to 1 (0 when unset).
