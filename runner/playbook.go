@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Block kinds of the playbook language, as schema constants.
@@ -244,6 +245,10 @@ func Load(file string) (*Playbook, hcl.Diagnostics) {
 			pb.Plays = append(pb.Plays, p)
 		case blockRole:
 			name := b.Labels[0]
+			if d := checkRoleName(name, b.LabelRanges[0]); d != nil {
+				diags = append(diags, d)
+				continue
+			}
 			if prev, ok := pb.Roles[name]; ok {
 				diags = append(diags, duplicate("role", quote(name), prev.DeclRange, b.DefRange))
 				continue
@@ -326,6 +331,9 @@ func (pb *Playbook) loadRoleFiles() hcl.Diagnostics {
 func (pb *Playbook) loadRole(name string, subject hcl.Range) hcl.Diagnostics {
 	if _, ok := pb.Roles[name]; ok {
 		return nil
+	}
+	if d := checkRoleName(name, subject); d != nil {
+		return hcl.Diagnostics{d}
 	}
 	path := pb.roleFile(name)
 	if path == "" {
@@ -480,8 +488,9 @@ func decodePlay(b *hcl.Block) (*Play, hcl.Diagnostics) {
 		p.RoleNames, p.RoleRange = names, ranges
 	}
 	if a, ok := content.Attributes["tags"]; ok {
-		p.Tags, _, _ = staticStrings(a.Expr)
-		diags = append(diags, checkStaticStrings(a.Expr)...)
+		tags, d := decodeTags(a.Expr)
+		p.Tags = tags
+		diags = append(diags, d...)
 	}
 	if a, ok := content.Attributes["vars"]; ok {
 		p.Vars = a.Expr
@@ -506,8 +515,9 @@ func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range)
 	content, diags := body.Content(roleSchema)
 	r := &Role{Name: name, DeclRange: declRange}
 	if a, ok := content.Attributes["tags"]; ok {
-		r.Tags, _, _ = staticStrings(a.Expr)
-		diags = append(diags, checkStaticStrings(a.Expr)...)
+		tags, d := decodeTags(a.Expr)
+		r.Tags = tags
+		diags = append(diags, d...)
 	}
 	if a, ok := content.Attributes["vars"]; ok {
 		r.Vars = a.Expr
@@ -572,8 +582,9 @@ func decodeGroup(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 	content, diags := b.Body.Content(groupSchema)
 	g := &Group{Kind: b.Type, Name: b.Labels[0], DeclRange: b.DefRange}
 	if a, ok := content.Attributes["tags"]; ok {
-		g.Tags, _, _ = staticStrings(a.Expr)
-		diags = append(diags, checkStaticStrings(a.Expr)...)
+		tags, d := decodeTags(a.Expr)
+		g.Tags = tags
+		diags = append(diags, d...)
 	}
 	if a, ok := content.Attributes["for_each"]; ok {
 		g.ForEach = a.Expr
@@ -633,13 +644,23 @@ func decodeTask(b *hcl.Block, baseDir string) (*TaskDecl, hcl.Diagnostics) {
 	for name, a := range content.Attributes {
 		switch name {
 		case "tags":
-			t.Tags, _, _ = staticStrings(a.Expr)
-			diags = append(diags, checkStaticStrings(a.Expr)...)
+			tags, d := decodeTags(a.Expr)
+			t.Tags = tags
+			diags = append(diags, d...)
 		case "notify":
 			t.Notify, _, _ = staticStrings(a.Expr)
 			diags = append(diags, checkStaticStrings(a.Expr)...)
 		case "register":
-			diags = append(diags, decodeStatic(a.Expr, &t.Register)...)
+			d := decodeStatic(a.Expr, &t.Register)
+			diags = append(diags, d...)
+			if !d.HasErrors() && !hclsyntax.ValidIdentifier(t.Register) {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid register name " + quote(t.Register),
+					Detail:   quote(t.Register) + " is not a name expressions can refer to: use letters, digits, _ and -, starting with a letter (e.g. \"conf\").",
+					Subject:  a.Expr.Range().Ptr(),
+				})
+			}
 			if reservedRoots[t.Register] {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
