@@ -93,9 +93,9 @@ func checkText(src []byte, name string) hcl.Diagnostics {
 // checkNesting rejects input nested deeper than maxNesting, from the
 // lexer's tokens (linear, no recursion), before the recursive parser sees it.
 func checkNesting(src []byte, name string, json bool) hcl.Diagnostics {
-	depth, at := 0, -1
+	at := -1
 	if json {
-		depth, at = jsonNesting(src)
+		at = jsonNesting(src)
 	} else {
 		tokens, _ := hclsyntax.LexConfig(src, name, hcl.InitialPos)
 		d := 0
@@ -105,9 +105,6 @@ func checkNesting(src []byte, name string, json bool) hcl.Diagnostics {
 				hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc,
 				hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
 				d++
-				if d > depth {
-					depth = d
-				}
 				if d > maxNesting && at < 0 {
 					at = t.Range.Start.Byte
 				}
@@ -129,9 +126,9 @@ func checkNesting(src []byte, name string, json bool) hcl.Diagnostics {
 	}}
 }
 
-// jsonNesting measures JSON nesting; the HCL templates inside strings count
-// by their brackets.
-func jsonNesting(src []byte) (depth, at int) {
+// jsonNesting finds where JSON nests deeper than maxNesting (-1: nowhere);
+// the HCL templates inside strings count by their brackets.
+func jsonNesting(src []byte) int {
 	d, at := 0, -1
 	inString := false
 	for i := 0; i < len(src); i++ {
@@ -152,9 +149,6 @@ func jsonNesting(src []byte) (depth, at int) {
 		switch c {
 		case '{', '[', '(', '"':
 			d++
-			if d > depth {
-				depth = d
-			}
 			if d > maxNesting && at < 0 {
 				at = i
 			}
@@ -162,7 +156,7 @@ func jsonNesting(src []byte) (depth, at int) {
 			d--
 		}
 	}
-	return depth, at
+	return at
 }
 
 // posAt is the line and column of byte offset at in src.

@@ -71,9 +71,6 @@ func (r *redactor) String(s string) string {
 	return s
 }
 
-// redactIn replaces every secret in s.
-func redactIn(s string, secrets *redactor) string { return secrets.String(s) }
-
 // evalContext returns ctx with the sensitive variables' values replaced,
 // for a diagnostic that prints the values an expression saw ("with var.x
 // as ...").

@@ -452,10 +452,6 @@ func (ex *executor) runInclude(ctx context.Context, inc *Include, f frame) error
 }
 
 // loopItems turns a for_each value into each objects {key, value}.
-func (ex *executor) loopItems(expr hcl.Expression, f frame) ([]cty.Value, error) {
-	return loopItems(expr, ex.evalContext(f))
-}
-
 func loopItems(expr hcl.Expression, ctx *hcl.EvalContext) ([]cty.Value, error) {
 	v, diags := expr.Value(ctx)
 	if diags.HasErrors() {

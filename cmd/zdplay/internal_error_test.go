@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -15,9 +16,8 @@ func TestPanicExitsInternal(t *testing.T) {
 	t.Cleanup(func() { newRoot = saved })
 	newRoot = func() *cobra.Command {
 		return &cobra.Command{Use: "zdplay", SilenceErrors: true, RunE: func(*cobra.Command, []string) error {
-			var m map[string]int
-			m["boom"]++ // a nil map: a runtime panic
-			return nil
+			var items []string
+			return fmt.Errorf("%s", items[len(items)]) // index out of range: a runtime panic
 		}}
 	}
 	if code := run(nil); code != exitInternal || exitInternal == exitInvalid {
