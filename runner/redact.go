@@ -65,6 +65,13 @@ func (r *redactor) String(s string) string {
 	if t := strings.TrimSpace(s); r.whole[t] || r.whole[strings.Trim(t, `"`)] {
 		return redacted
 	}
+	// A command-line argument setting a sensitive variable (-e pin=12,
+	// -epin=12, --extra-vars=pin=12), as the lock file records it.
+	for _, prefix := range []string{"--extra-vars=", "-e=", "-e", ""} {
+		if name, _, ok := strings.Cut(strings.TrimPrefix(s, prefix), "="); ok && strings.HasPrefix(s, prefix) && r.names[name] {
+			return s[:len(prefix)+len(name)+1] + redacted
+		}
+	}
 	for _, secret := range r.long {
 		s = strings.ReplaceAll(s, secret, redacted)
 	}
