@@ -28,6 +28,8 @@ func (pb *Playbook) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, color b
 		}
 		shown := *d
 		shown.EvalContext = secrets.evalContext(d.EvalContext)
+		// Before HCL wraps the detail, which could split a secret.
+		shown.Summary, shown.Detail = secrets.String(d.Summary), secrets.String(d.Detail)
 		if d.Subject != nil {
 			fmt.Fprintf(&buf, "%s:%d:%d: %s\n", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, d.Summary)
 		}
