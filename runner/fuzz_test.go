@@ -3,6 +3,7 @@ package runner
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +23,12 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add(`play "p" { roles = ["r"] }` + "\n" + `role "r" { serial "s" { for_each = [1] } }`)
 	f.Add(`variable "x" { type = list(string), default = ["a"] }`)
+	// The input limits: binary, deep nesting, duplicates, bad names.
+	f.Add("play \"p\" {\x00 roles = [\"r\"] }")
+	f.Add("locals { x = " + strings.Repeat("(", 200) + "1" + strings.Repeat(")", 200) + " }")
+	f.Add("locals { a = 1 }\nlocals { a = 2 }\nplay \"p\" { roles = [\"../r\"] }")
+	f.Add(`play "p" { roles = ["r"] }` + "\n" + `role "r" { include "r" {} }`)
+	f.Add(`play "p" { roles = ["r"] }` + "\n" + `role "r" { serial "s" { for_each = 3, pause = "NaN", max_failure_ratio = 2 } }`)
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, src string) {
 		path := filepath.Join(dir, "fuzz.hcl")

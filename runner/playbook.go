@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Block kinds of the playbook language, as schema constants.
@@ -106,6 +107,10 @@ type Playbook struct {
 	Roles     map[string]*Role
 
 	parser *hclparse.Parser
+	// secrets hides the sensitive values of the last resolveVariables;
+	// rawSecrets is what was given for them (-e text, var file source).
+	secrets    *redactor
+	rawSecrets []string
 }
 
 // Variable is a declared input.
@@ -223,7 +228,7 @@ func Load(file string) (*Playbook, hcl.Diagnostics) {
 			diags = append(diags, d...)
 			if v != nil {
 				if prev := pb.variable(v.Name); prev != nil {
-					diags = append(diags, duplicate("variable", v.Name, prev.DeclRange, b.DefRange))
+					diags = append(diags, duplicate("variable", quote(v.Name), prev.DeclRange, b.DefRange))
 					continue
 				}
 				pb.Variables = append(pb.Variables, v)
@@ -231,15 +236,25 @@ func Load(file string) (*Playbook, hcl.Diagnostics) {
 		case blockLocals:
 			attrs, d := b.Body.JustAttributes()
 			diags = append(diags, d...)
-			pb.Locals = append(pb.Locals, sortedAttrs(attrs)...)
+			for _, a := range sortedAttrs(attrs) {
+				if prev := pb.local(a.Name); prev != nil {
+					diags = append(diags, duplicate("local", quote(a.Name), prev.NameRange, a.NameRange))
+					continue
+				}
+				pb.Locals = append(pb.Locals, a)
+			}
 		case blockPlay:
 			p, d := decodePlay(b)
 			diags = append(diags, d...)
 			pb.Plays = append(pb.Plays, p)
 		case blockRole:
 			name := b.Labels[0]
+			if d := checkRoleName(name, b.LabelRanges[0]); d != nil {
+				diags = append(diags, d)
+				continue
+			}
 			if prev, ok := pb.Roles[name]; ok {
-				diags = append(diags, duplicate("role", name, prev.DeclRange, b.DefRange))
+				diags = append(diags, duplicate("role", quote(name), prev.DeclRange, b.DefRange))
 				continue
 			}
 			r, d := decodeRole(name, b.Body, pb.Dir, b.DefRange)
@@ -263,16 +278,24 @@ func Load(file string) (*Playbook, hcl.Diagnostics) {
 }
 
 // Files returns the parsed sources, for printing diagnostics with snippets.
-func (pb *Playbook) Files() map[string]*hcl.File { return pb.parser.Files() }
+func (pb *Playbook) Files() map[string]*hcl.File {
+	if pb == nil || pb.parser == nil {
+		return nil
+	}
+	return pb.parser.Files()
+}
 
 func (pb *Playbook) parse(file string) (*hcl.File, hcl.Diagnostics) {
-	if _, err := os.Stat(file); err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read playbook", Detail: err.Error()}}
+	return pb.parseFile(file, "playbook")
+}
+
+func (pb *Playbook) local(name string) *hcl.Attribute {
+	for _, a := range pb.Locals {
+		if a.Name == name {
+			return a
+		}
 	}
-	if filepath.Ext(file) == ".json" {
-		return pb.parser.ParseJSONFile(file)
-	}
-	return pb.parser.ParseHCLFile(file)
+	return nil
 }
 
 func (pb *Playbook) variable(name string) *Variable {
@@ -313,6 +336,9 @@ func (pb *Playbook) loadRole(name string, subject hcl.Range) hcl.Diagnostics {
 	if _, ok := pb.Roles[name]; ok {
 		return nil
 	}
+	if d := checkRoleName(name, subject); d != nil {
+		return hcl.Diagnostics{d}
+	}
 	path := pb.roleFile(name)
 	if path == "" {
 		return hcl.Diagnostics{{
@@ -322,7 +348,7 @@ func (pb *Playbook) loadRole(name string, subject hcl.Range) hcl.Diagnostics {
 			Subject:  subject.Ptr(),
 		}}
 	}
-	f, diags := pb.parser.ParseHCLFile(path)
+	f, diags := pb.parseFile(path, "role file")
 	if diags.HasErrors() {
 		return diags
 	}
@@ -358,32 +384,49 @@ func (pb *Playbook) includedRoles() map[string]bool {
 }
 
 // checkIncludeCycles rejects a role that includes itself, directly or not.
+// A depth-first search that visits every role once (a role done is not
+// walked again, however many includes reach it), so it is linear in the
+// number of includes.
 func (pb *Playbook) checkIncludeCycles() hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	var visit func(name string, path []string) bool
-	visit = func(name string, path []string) bool {
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(name string) *hcl.Diagnostic
+	visit = func(name string) *hcl.Diagnostic {
+		state[name] = onPath
+		path = append(path, name)
 		for _, inc := range includesOf(pb.Roles[name].Steps) {
-			if slices.Contains(path, inc.Role) {
-				diags = append(diags, &hcl.Diagnostic{
+			switch state[inc.Role] {
+			case onPath:
+				cycle := append(slices.Clone(path[slices.Index(path, inc.Role):]), inc.Role)
+				return &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Include cycle",
-					Detail:   "Roles include each other in a loop: " + strings.Join(append(path, inc.Role), " -> ") + ".",
+					Detail:   "Roles include each other in a loop: " + strings.Join(cycle, " -> ") + ".",
 					Subject:  inc.DeclRange.Ptr(),
-				})
-				return false
-			}
-			if !visit(inc.Role, append(slices.Clone(path), inc.Role)) {
-				return false
+				}
+			case unvisited:
+				if d := visit(inc.Role); d != nil {
+					return d
+				}
 			}
 		}
-		return true
+		path = path[:len(path)-1]
+		state[name] = done
+		return nil
 	}
 	for _, name := range sortedKeys(pb.Roles) {
-		if !visit(name, []string{name}) {
-			break
+		if state[name] == unvisited {
+			if d := visit(name); d != nil {
+				return hcl.Diagnostics{d}
+			}
 		}
 	}
-	return diags
+	return nil
 }
 
 // roleDirs is where role files are looked for: roles/ beside the playbook,
@@ -449,8 +492,9 @@ func decodePlay(b *hcl.Block) (*Play, hcl.Diagnostics) {
 		p.RoleNames, p.RoleRange = names, ranges
 	}
 	if a, ok := content.Attributes["tags"]; ok {
-		p.Tags, _, _ = staticStrings(a.Expr)
-		diags = append(diags, checkStaticStrings(a.Expr)...)
+		tags, d := decodeTags(a.Expr)
+		p.Tags = tags
+		diags = append(diags, d...)
 	}
 	if a, ok := content.Attributes["vars"]; ok {
 		p.Vars = a.Expr
@@ -475,8 +519,9 @@ func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range)
 	content, diags := body.Content(roleSchema)
 	r := &Role{Name: name, DeclRange: declRange}
 	if a, ok := content.Attributes["tags"]; ok {
-		r.Tags, _, _ = staticStrings(a.Expr)
-		diags = append(diags, checkStaticStrings(a.Expr)...)
+		tags, d := decodeTags(a.Expr)
+		r.Tags = tags
+		diags = append(diags, d...)
 	}
 	if a, ok := content.Attributes["vars"]; ok {
 		r.Vars = a.Expr
@@ -486,6 +531,10 @@ func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range)
 			h, d := decodeTask(b, baseDir)
 			diags = append(diags, d...)
 			if h != nil {
+				if i := slices.IndexFunc(r.Handlers, func(o *TaskDecl) bool { return o.Name == h.Name }); i >= 0 {
+					diags = append(diags, duplicate("handler", h.Kind+" "+quote(h.Name), r.Handlers[i].DeclRange, h.DeclRange))
+					continue
+				}
 				h.Handler = true
 				r.Handlers = append(r.Handlers, h)
 			}
@@ -499,12 +548,21 @@ func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range)
 func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {
 	var steps []Step
 	var diags hcl.Diagnostics
+	names := map[string]*TaskDecl{} // the tasks of this body, by kind and name
 	for _, b := range blocks {
 		switch b.Type {
 		case blockTask:
 			t, d := decodeTask(b, baseDir)
 			diags = append(diags, d...)
 			if t != nil {
+				// kind "name" is how the recap names a task: two
+				// of a body may not share it.
+				key := t.Kind + " " + quote(t.Name)
+				if prev := names[key]; prev != nil && t.Kind != flushHandlers {
+					diags = append(diags, duplicate("task", key, prev.DeclRange, t.DeclRange))
+					continue
+				}
+				names[key] = t
 				steps = append(steps, t)
 			}
 		case blockBlock, blockSerial:
@@ -532,8 +590,9 @@ func decodeGroup(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 	content, diags := b.Body.Content(groupSchema)
 	g := &Group{Kind: b.Type, Name: b.Labels[0], DeclRange: b.DefRange}
 	if a, ok := content.Attributes["tags"]; ok {
-		g.Tags, _, _ = staticStrings(a.Expr)
-		diags = append(diags, checkStaticStrings(a.Expr)...)
+		tags, d := decodeTags(a.Expr)
+		g.Tags = tags
+		diags = append(diags, d...)
 	}
 	if a, ok := content.Attributes["for_each"]; ok {
 		g.ForEach = a.Expr
@@ -593,13 +652,23 @@ func decodeTask(b *hcl.Block, baseDir string) (*TaskDecl, hcl.Diagnostics) {
 	for name, a := range content.Attributes {
 		switch name {
 		case "tags":
-			t.Tags, _, _ = staticStrings(a.Expr)
-			diags = append(diags, checkStaticStrings(a.Expr)...)
+			tags, d := decodeTags(a.Expr)
+			t.Tags = tags
+			diags = append(diags, d...)
 		case "notify":
 			t.Notify, _, _ = staticStrings(a.Expr)
 			diags = append(diags, checkStaticStrings(a.Expr)...)
 		case "register":
-			diags = append(diags, decodeStatic(a.Expr, &t.Register)...)
+			d := decodeStatic(a.Expr, &t.Register)
+			diags = append(diags, d...)
+			if !d.HasErrors() && !hclsyntax.ValidIdentifier(t.Register) {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid register name " + quote(t.Register),
+					Detail:   quote(t.Register) + " is not a name expressions can refer to: use letters, digits, _ and -, starting with a letter (e.g. \"conf\").",
+					Subject:  a.Expr.Range().Ptr(),
+				})
+			}
 			if reservedRoots[t.Register] {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
@@ -632,13 +701,21 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	return list
 }
 
-func duplicate(what, name string, first, again hcl.Range) *hcl.Diagnostic {
+// duplicate reports a second declaration of what label names (`"x"`,
+// `template "conf"`), with the file:line:col of both.
+func duplicate(what, label string, first, again hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
-		Summary:  "Duplicate " + what + " " + quote(name),
-		Detail:   "The " + what + " was first declared at " + first.String() + "; rename or remove one.",
-		Subject:  again.Ptr(),
+		Summary:  "Duplicate " + what + " " + label,
+		Detail: fmt.Sprintf("The %s %s at %s was first declared at %s; rename or remove one.",
+			what, label, position(again), position(first)),
+		Subject: again.Ptr(),
 	}
+}
+
+// position is file:line:col.
+func position(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
 func quote(s string) string { return `"` + s + `"` }

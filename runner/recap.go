@@ -50,22 +50,11 @@ func (r *TaskResult) fill(res tasks.Result) {
 	r.Msg, r.Diff, r.RC, r.Stdout, r.Stderr = res.Msg, res.Diff, res.RC, res.Stdout, res.Stderr
 }
 
-// redacted replaces the value of a sensitive variable wherever it shows.
-const redacted = "(sensitive value)"
-
 // redact hides secrets in everything a result prints, diffs and JSON included.
-func (r *TaskResult) redact(secrets []string) {
-	for _, field := range []*string{&r.Msg, &r.Error, &r.Diff, &r.Stdout, &r.Stderr} {
-		*field = redactIn(*field, secrets)
+func (r *TaskResult) redact(secrets *redactor) {
+	for _, field := range []*string{&r.Item, &r.Msg, &r.Error, &r.Diff, &r.Stdout, &r.Stderr} {
+		*field = secrets.String(*field)
 	}
-}
-
-// redactIn replaces every secret in s.
-func redactIn(s string, secrets []string) string {
-	for _, secret := range secrets {
-		s = strings.ReplaceAll(s, secret, redacted)
-	}
-	return s
 }
 
 // registerValue is what `register = "name"` exposes to later expressions.

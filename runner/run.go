@@ -65,7 +65,9 @@ type executor struct {
 	registered map[string]cty.Value
 	shared     *tasks.Shared
 	recap      *Recap
-	secrets    []string // values of sensitive variables, never printed
+	secrets    *redactor       // values of sensitive variables, never printed
+	selected   map[string]bool // includeSelected's answers, per role and tags
+	data       *templateData   // Env.Vars, converted once per locals map
 }
 
 // frame is what a step sees: its inherited tags and, inside a loop, each.
@@ -74,8 +76,11 @@ type frame struct {
 	tags       []string
 	locals     map[string]cty.Value
 	each       cty.Value // cty.NilVal outside a loop
-	notified   map[string]bool
-	handlers   []*TaskDecl
+	// notified collects the handlers to run at the end of the role (an
+	// included role's own included); handlers are those of the role whose
+	// steps these are, that a notify names.
+	notified *notifications
+	handlers []*TaskDecl
 	// own holds what the tasks of one item of a parallel block register, so
 	// that items running at once do not see each other's results.
 	own map[string]cty.Value
@@ -108,10 +113,11 @@ func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
 		return nil, d
 	}
 	ex := &executor{
-		pb: pb, opts: opts, printer: opts.Printer,
+		pb: pb, opts: opts, printer: redactingPrinter{opts.Printer, pb.secrets},
 		vars: vars, locals: locals, registered: map[string]cty.Value{},
 		shared: &tasks.Shared{}, recap: &Recap{started: time.Now(), Check: opts.Check},
-		secrets: pb.sensitiveValues(vars),
+		secrets: pb.secrets,
+		data:    &templateData{vars: vars},
 	}
 	// A task that never runs (a rescue not entered, a role not selected)
 	// reads as skipped, so `when = x.skipped` needs no guard.
@@ -131,33 +137,50 @@ func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
 // themselves do so, so a broken template fails before anything changes.
 func (ex *executor) preflight() hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	ctx := ex.evalContext(frame{locals: ex.locals})
-	check := func(t *TaskDecl) {
-		if t.Kind == flushHandlers || !staticBody(t.Body) {
-			return
-		}
-		task, d := decodeTaskBody(t, ctx)
-		diags = append(diags, d...)
-		if v, ok := task.(tasks.Validator); ok && !d.HasErrors() {
-			if err := v.Validate(ex.env(t, frame{locals: ex.locals})); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  fmt.Sprintf("Invalid task %s %q", t.Kind, t.Name),
-					Detail:   err.Error(),
-					Subject:  t.DeclRange.Ptr(),
-				})
-			}
-		}
-	}
 	included := ex.pb.includedRoles()
+	seen := map[*Include]bool{}
 	for _, name := range sortedKeys(ex.pb.Roles) {
 		r := ex.pb.Roles[name]
 		if r.Vars != nil || included[name] {
 			continue // their locals are known only when the role starts
 		}
-		walkTasks(r.Steps, check)
-		for _, h := range r.Handlers {
-			check(h)
+		diags = append(diags, ex.preflightRole(r, ex.locals, seen)...)
+	}
+	return diags
+}
+
+// preflightRole checks a role's tasks, handlers, groups and includes with
+// the locals it will see.
+func (ex *executor) preflightRole(r *Role, locals map[string]cty.Value, seen map[*Include]bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	check := func(t *TaskDecl) {
+		diags = append(diags, ex.preflightTask(t, locals)...)
+	}
+	walkTasks(r.Steps, check)
+	for _, h := range r.Handlers {
+		check(h)
+	}
+	return append(diags, ex.preflightSteps(r.Steps, locals, seen)...)
+}
+
+// preflightTask decodes a task whose body uses only var.* and local.* and
+// lets its kind validate it.
+func (ex *executor) preflightTask(t *TaskDecl, locals map[string]cty.Value) hcl.Diagnostics {
+	f := frame{locals: locals}
+	diags := ex.preflightCommon(t, ex.evalContext(f))
+	if t.Kind == flushHandlers || !staticBody(t.Body) {
+		return diags
+	}
+	task, d := decodeTaskBody(t, ex.evalContext(f))
+	diags = append(diags, d...)
+	if v, ok := task.(tasks.Validator); ok && !d.HasErrors() {
+		if err := v.Validate(ex.env(t, f)); err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Invalid task %s %q", t.Kind, t.Name),
+				Detail:   err.Error(),
+				Subject:  t.DeclRange.Ptr(),
+			})
 		}
 	}
 	return diags
@@ -208,7 +231,7 @@ func (ex *executor) run(ctx context.Context) error {
 }
 
 func (ex *executor) runRole(ctx context.Context, p *Play, r *Role, locals map[string]cty.Value) error {
-	f := frame{play: p.Name, role: r.Name, tags: concatTags(p.Tags, r.Tags), locals: locals, notified: map[string]bool{}, handlers: r.Handlers}
+	f := frame{play: p.Name, role: r.Name, tags: concatTags(p.Tags, r.Tags), locals: locals, notified: &notifications{}, handlers: r.Handlers}
 	if !ex.anySelected(r.Steps, f.tags) {
 		return nil
 	}
@@ -236,10 +259,13 @@ func (ex *executor) withVars(locals map[string]cty.Value, expr hcl.Expression, f
 		return nil, diagError(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid vars", Detail: "vars must be an object, e.g. vars = { name = \"value\" }.", Subject: expr.Range().Ptr()}})
 	}
 	out := maps.Clone(locals)
+	var keys []string
 	for it := v.ElementIterator(); it.Next(); {
 		k, val := it.Element()
 		out[k.AsString()] = val
+		keys = append(keys, k.AsString())
 	}
+	ex.data.derived(out, locals, keys)
 	return out, nil
 }
 
@@ -269,22 +295,7 @@ func (ex *executor) runGroup(ctx context.Context, g *Group, f frame) error {
 	if g.Rollout != nil {
 		return ex.runRollout(ctx, g, f)
 	}
-	items := []cty.Value{cty.NilVal}
-	if g.ForEach != nil {
-		var err error
-		if items, err = ex.loopItems(g.ForEach, f); err != nil {
-			return err
-		}
-	}
-	parallel, err := ex.boolAttr(g.Parallel, ex.evalContext(f), false)
-	if err != nil {
-		return err
-	}
-	pause, err := durationAttr(g.Pause, ex.evalContext(f), 0)
-	if err != nil {
-		return err
-	}
-	ratio, err := ratioAttr(g.MaxFailureRatio, ex.evalContext(f))
+	items, parallel, pause, ratio, err := ex.groupAttrs(g, ex.evalContext(f))
 	if err != nil {
 		return err
 	}
@@ -409,6 +420,7 @@ func (l *itemFailures) value(tolerated bool, r *TaskResult) cty.Value {
 func (ex *executor) runParallel(ctx context.Context, g *Group, f frame, items []cty.Value) error {
 	errs := make([]error, len(items))
 	var wg sync.WaitGroup
+	var panics goroutinePanic
 	for i, each := range items {
 		inner := f
 		inner.each = each
@@ -419,10 +431,12 @@ func (ex *executor) runParallel(ctx context.Context, g *Group, f frame, items []
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer panics.catch()
 			errs[i] = ex.runItem(ctx, g, inner, nil)
 		}()
 	}
 	wg.Wait()
+	panics.rethrow()
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, errRescued) {
 			return err
@@ -436,6 +450,7 @@ func (ex *executor) runInclude(ctx context.Context, inc *Include, f frame) error
 	r := ex.pb.Roles[inc.Role]
 	inner := f
 	inner.tags = concatTags(f.tags, r.Tags)
+	inner.handlers = r.Handlers // its tasks notify its own handlers
 	var err error
 	for _, vars := range []hcl.Expression{r.Vars, inc.Vars} {
 		if vars != nil {
@@ -448,8 +463,8 @@ func (ex *executor) runInclude(ctx context.Context, inc *Include, f frame) error
 }
 
 // loopItems turns a for_each value into each objects {key, value}.
-func (ex *executor) loopItems(expr hcl.Expression, f frame) ([]cty.Value, error) {
-	v, diags := expr.Value(ex.evalContext(f))
+func loopItems(expr hcl.Expression, ctx *hcl.EvalContext) ([]cty.Value, error) {
+	v, diags := expr.Value(ctx)
 	if diags.HasErrors() {
 		return nil, diagError(diags)
 	}
@@ -484,8 +499,7 @@ func (ex *executor) anySelected(steps []Step, inherited []string) bool {
 				return true
 			}
 		case *Include:
-			inc := ex.pb.Roles[s.Role]
-			if ex.anySelected(inc.Steps, concatTags(inherited, inc.Tags)) {
+			if ex.includeSelected(s.Role, inherited) {
 				return true
 			}
 		}
@@ -600,7 +614,7 @@ func (ex *executor) runTask(ctx context.Context, t *TaskDecl, f frame) error {
 		r.Status = StatusChanged
 		ex.mu.Lock()
 		for _, h := range t.Notify {
-			f.notified[h] = true
+			f.notified.notify(f, h)
 		}
 		ex.mu.Unlock()
 	}
@@ -621,21 +635,21 @@ func (ex *executor) attempt(ctx context.Context, task tasks.Task, env *tasks.Env
 	return res, err
 }
 
-// flush runs the notified handlers of the role, in the order declared.
+// flush runs the notified handlers: those of the role, in the order
+// declared, then those of the roles it included, each with the values of
+// where it was first notified.
 func (ex *executor) flush(ctx context.Context, f frame) error {
-	for _, h := range f.handlers {
+	for {
 		ex.mu.Lock()
-		notified := f.notified[h.Name]
-		delete(f.notified, h.Name)
+		h, hf, ok := f.notified.next()
 		ex.mu.Unlock()
-		if !notified {
-			continue
+		if !ok {
+			return nil
 		}
-		if err := ex.runTask(ctx, h, f); err != nil {
+		if err := ex.runTask(ctx, h, hf); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 func (ex *executor) fail(t *TaskDecl, r *TaskResult, f frame, err error, ignore bool) error {
@@ -671,9 +685,9 @@ func (ex *executor) newResult(t *TaskDecl, f frame) *TaskResult {
 	r := &TaskResult{Play: f.play, Role: f.role, Kind: t.Kind, Name: t.Name, Handler: t.Handler, Pos: t.DeclRange.String()}
 	switch {
 	case f.each != cty.NilVal:
-		r.Item = itemLabel(f.each)
+		r.Item = ex.secrets.String(itemLabel(f.each))
 	case f.label != "":
-		r.Item = f.label
+		r.Item = ex.secrets.String(f.label)
 	}
 	return r
 }
@@ -710,19 +724,12 @@ func itemLabel(each cty.Value) string {
 }
 
 func (ex *executor) env(t *TaskDecl, f frame) *tasks.Env {
-	data := make(map[string]any, len(ex.vars)+len(f.locals))
-	for k, v := range ex.vars {
-		data[k] = tasks.GoValue(v)
-	}
-	for k, v := range f.locals {
-		data[k] = tasks.GoValue(v)
-	}
 	return &tasks.Env{
 		BaseDir:  t.BaseDir,
-		Vars:     data,
+		Vars:     ex.data.forLocals(f.locals),
 		Progress: func(format string, args ...any) { ex.printer.Progress(fmt.Sprintf(format, args...)) },
 		Shared:   ex.shared,
-		Redact:   func(s string) string { return redactIn(s, ex.secrets) },
+		Redact:   ex.secrets.String,
 	}
 }
 
@@ -751,10 +758,15 @@ func (ex *executor) evalContext(f frame) *hcl.EvalContext {
 }
 
 func (ex *executor) boolAttr(expr hcl.Expression, ctx *hcl.EvalContext, def bool) (bool, error) {
+	return namedBool(expr, ctx, def, "ignore_errors")
+}
+
+// namedBool reads an optional bool attribute called what.
+func namedBool(expr hcl.Expression, ctx *hcl.EvalContext, def bool, what string) (bool, error) {
 	if expr == nil {
 		return def, nil
 	}
-	ok, diags := truthy(expr, ctx, "ignore_errors")
+	ok, diags := truthy(expr, ctx, what)
 	if diags.HasErrors() {
 		return false, diagError(diags)
 	}
@@ -775,28 +787,10 @@ func (ex *executor) retryAttrs(t *TaskDecl, ctx *hcl.EvalContext) (retries int, 
 	if delay, err = durationAttr(t.Delay, ctx, delay); err != nil {
 		return
 	}
-	timeout, err = durationAttr(t.Timeout, ctx, timeout)
+	if timeout, err = durationAttr(t.Timeout, ctx, timeout); err == nil && timeout == 0 {
+		err = attrError(t.Timeout, "timeout is 0: a task needs some time; leave timeout out for the default")
+	}
 	return
-}
-
-// durationAttr reads "1.5s", "100ms" or a number of seconds.
-func durationAttr(expr hcl.Expression, ctx *hcl.EvalContext, def time.Duration) (time.Duration, error) {
-	if expr == nil {
-		return def, nil
-	}
-	var s string
-	if diags := gohcl.DecodeExpression(expr, ctx, &s); diags.HasErrors() {
-		return 0, diagError(diags)
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		var secs float64
-		if _, serr := fmt.Sscan(s, &secs); serr != nil {
-			return 0, attrError(expr, fmt.Sprintf("%q is not a duration such as \"500ms\" or \"60s\"", s))
-		}
-		d = time.Duration(secs * float64(time.Second))
-	}
-	return d, nil
 }
 
 // ratioAttr is a number from 0 to 1 (0 when unset).

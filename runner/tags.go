@@ -108,6 +108,10 @@ func (pb *Playbook) eachTask(fn func(t *TaskDecl, tags []string)) {
 				continue
 			}
 			base := concatTags(p.Tags, r.Tags)
+			// A role included from several places with the same tags is
+			// walked once: 22 levels of a role including the next twice
+			// are 2^21 paths but 22 (role, tags) pairs.
+			walked := map[string]bool{}
 			var walk func(steps []Step, inherited []string)
 			walk = func(steps []Step, inherited []string) {
 				for _, s := range steps {
@@ -119,7 +123,11 @@ func (pb *Playbook) eachTask(fn func(t *TaskDecl, tags []string)) {
 						walk(s.Rescue, concatTags(inherited, s.Tags))
 					case *Include:
 						inc := pb.Roles[s.Role]
-						walk(inc.Steps, concatTags(inherited, inc.Tags))
+						tags := concatTags(inherited, inc.Tags)
+						if key := tagsKey(s.Role, tags); !walked[key] {
+							walked[key] = true
+							walk(inc.Steps, tags)
+						}
 					}
 				}
 			}
@@ -136,4 +144,33 @@ func concatTags(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// tagsKey names a role reached with a set of inherited tags.
+func tagsKey(role string, tags []string) string {
+	sorted := slices.Clone(tags)
+	slices.Sort(sorted)
+	return role + "\x00" + strings.Join(sorted, "\x00")
+}
+
+// includeSelected is anySelected for an included role, remembered per
+// (role, inherited tags): without it a role included twice by a role
+// included twice... is walked once per path, exponentially.
+func (ex *executor) includeSelected(role string, inherited []string) bool {
+	key := tagsKey(role, inherited)
+	ex.mu.Lock()
+	sel, ok := ex.selected[key]
+	ex.mu.Unlock()
+	if ok {
+		return sel
+	}
+	r := ex.pb.Roles[role]
+	sel = ex.anySelected(r.Steps, concatTags(inherited, r.Tags))
+	ex.mu.Lock()
+	if ex.selected == nil {
+		ex.selected = map[string]bool{}
+	}
+	ex.selected[key] = sel
+	ex.mu.Unlock()
+	return sel
 }

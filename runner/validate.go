@@ -18,6 +18,7 @@ var reservedRoots = map[string]bool{"var": true, "local": true, "each": true, "p
 type scopeNames struct {
 	vars       map[string]bool
 	locals     map[string]bool
+	anyLocal   bool // some vars that supply locals are not a literal object: their keys are unknown
 	registered map[string]bool
 	inLoop     bool
 	inRescue   bool
@@ -37,10 +38,6 @@ func (pb *Playbook) validate() hcl.Diagnostics {
 	}
 	var diags hcl.Diagnostics
 	for _, r := range pb.Roles {
-		addVarsKeys(r.Vars, names.locals)
-		for _, inc := range includesOf(r.Steps) {
-			addVarsKeys(inc.Vars, names.locals)
-		}
 		walkTasks(r.Steps, func(t *TaskDecl) {
 			if t.Register != "" {
 				names.registered[t.Register] = true
@@ -48,9 +45,9 @@ func (pb *Playbook) validate() hcl.Diagnostics {
 		})
 	}
 	for _, p := range pb.Plays {
-		addVarsKeys(p.Vars, names.locals)
 		diags = append(diags, names.checkRefs(p.Vars)...)
 	}
+	scopes := pb.roleLocals(names.locals)
 	for _, v := range pb.Variables {
 		if v.Default != nil && len(v.Default.Variables()) > 0 {
 			diags = append(diags, &hcl.Diagnostic{
@@ -69,6 +66,8 @@ func (pb *Playbook) validate() hcl.Diagnostics {
 		r := pb.Roles[name]
 		names := names
 		names.inLoop = included[name] // an included role sees the each of where it is included
+		sc := scopes.of(name)
+		names.locals, names.anyLocal = sc.keys, sc.any
 		diags = append(diags, names.checkRefs(r.Vars)...)
 		handlers := map[string]bool{}
 		var handlerNames []string
@@ -82,20 +81,26 @@ func (pb *Playbook) validate() hcl.Diagnostics {
 	return diags
 }
 
-func addVarsKeys(expr hcl.Expression, into map[string]bool) {
+// addVarsKeys adds the keys of a vars object to into; false when they are
+// not all literal (then which locals exist is not known before the run).
+func addVarsKeys(expr hcl.Expression, into map[string]bool) bool {
 	if expr == nil {
-		return
+		return true
 	}
 	pairs, diags := hcl.ExprMap(expr)
 	if diags.HasErrors() {
-		return
+		return false
 	}
+	ok := true
 	for _, p := range pairs {
 		var key string
 		if decodeStatic(p.Key, &key) == nil {
 			into[key] = true
+		} else {
+			ok = false
 		}
 	}
+	return ok
 }
 
 func walkTasks(steps []Step, fn func(*TaskDecl)) {
@@ -200,7 +205,7 @@ func (n scopeNames) checkRefs(expr hcl.Expression) hcl.Diagnostics {
 				problem = fmt.Sprintf("No variable %q is declared.%s", attr, didYouMean(attr, sortedKeys(n.vars)))
 			}
 		case root == "local":
-			if attr != "" && !n.locals[attr] {
+			if attr != "" && !n.locals[attr] && !n.anyLocal {
 				problem = fmt.Sprintf("No local or vars entry %q is declared.%s", attr, didYouMean(attr, sortedKeys(n.locals)))
 			}
 		case root == "each":
@@ -236,4 +241,94 @@ func (n scopeNames) checkRefs(expr hcl.Expression) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// localScope is the locals a role's steps may read.
+type localScope struct {
+	keys map[string]bool
+	any  bool // unknown keys: do not check
+}
+
+// roleScopes computes, per role, the locals every place that runs it
+// supplies: the locals blocks, the vars of each play that names it or of
+// each include of it (on top of what its includer sees), and its own vars.
+// A local that only another include supplies is not among them.
+type roleScopes struct {
+	pb      *Playbook
+	global  map[string]bool
+	sites   map[string][]includeSite
+	players map[string][]*Play
+	memo    map[string]*localScope
+}
+
+type includeSite struct {
+	from string // the including role
+	inc  *Include
+}
+
+func (pb *Playbook) roleLocals(global map[string]bool) *roleScopes {
+	rs := &roleScopes{pb: pb, global: global, sites: map[string][]includeSite{}, players: map[string][]*Play{}, memo: map[string]*localScope{}}
+	for _, name := range sortedKeys(pb.Roles) {
+		for _, inc := range includesOf(pb.Roles[name].Steps) {
+			rs.sites[inc.Role] = append(rs.sites[inc.Role], includeSite{from: name, inc: inc})
+		}
+	}
+	for _, p := range pb.Plays {
+		for _, name := range p.RoleNames {
+			rs.players[name] = append(rs.players[name], p)
+		}
+	}
+	return rs
+}
+
+func (rs *roleScopes) of(name string) *localScope {
+	if sc, ok := rs.memo[name]; ok {
+		return sc
+	}
+	rs.memo[name] = &localScope{any: true} // a cycle (reported elsewhere): do not check
+	var sc *localScope
+	// meet intersects what the places that run the role supply; unknown
+	// keys (any) supply everything.
+	meet := func(keys map[string]bool, any bool) {
+		switch {
+		case sc == nil:
+			sc = &localScope{keys: keys, any: any}
+		case any:
+		case sc.any:
+			sc = &localScope{keys: keys}
+		default:
+			for k := range sc.keys {
+				if !keys[k] {
+					delete(sc.keys, k)
+				}
+			}
+		}
+	}
+	for _, p := range rs.players[name] {
+		keys := copySet(rs.global)
+		meet(keys, !addVarsKeys(p.Vars, keys))
+	}
+	for _, site := range rs.sites[name] {
+		from := rs.of(site.from)
+		keys := copySet(from.keys)
+		ok := addVarsKeys(site.inc.Vars, keys)
+		meet(keys, from.any || !ok)
+	}
+	if sc == nil { // run by no play nor include: the locals blocks
+		sc = &localScope{keys: copySet(rs.global)}
+	}
+	sc.keys = copySet(sc.keys)
+	if !addVarsKeys(rs.pb.Roles[name].Vars, sc.keys) {
+		sc.any = true
+	}
+	rs.memo[name] = sc
+	return sc
+}
+
+func copySet(m map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

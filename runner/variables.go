@@ -2,9 +2,7 @@ package runner
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -20,6 +18,7 @@ import (
 // that points at where the value came from.
 func (pb *Playbook) resolveVariables(extra []string) (map[string]cty.Value, hcl.Diagnostics) {
 	values := map[string]cty.Value{}
+	pb.rawSecrets = nil
 	var diags hcl.Diagnostics
 
 	for _, v := range pb.Variables {
@@ -34,20 +33,21 @@ func (pb *Playbook) resolveVariables(extra []string) (map[string]cty.Value, hcl.
 		}
 	}
 
+	given := map[string]bool{}
 	var pairs []string
 	for _, e := range extra {
 		if path, ok := strings.CutPrefix(e, "@"); ok {
-			diags = append(diags, pb.readVarFile(path, values)...)
+			diags = append(diags, pb.readVarFile(path, values, given)...)
 		} else {
 			pairs = append(pairs, e)
 		}
 	}
 	for _, p := range pairs {
-		diags = append(diags, pb.setPair(p, values)...)
+		diags = append(diags, pb.setPair(p, values, given)...)
 	}
 
 	for _, v := range pb.Variables {
-		if _, ok := values[v.Name]; !ok {
+		if _, ok := values[v.Name]; !ok && !given[v.Name] {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Missing value for variable " + quote(v.Name),
@@ -56,15 +56,16 @@ func (pb *Playbook) resolveVariables(extra []string) (map[string]cty.Value, hcl.
 			})
 		}
 	}
+	pb.secrets = pb.redactorFor(values)
 	return values, diags
 }
 
-func (pb *Playbook) setPair(pair string, values map[string]cty.Value) hcl.Diagnostics {
+func (pb *Playbook) setPair(pair string, values map[string]cty.Value, given map[string]bool) hcl.Diagnostics {
 	name, raw, ok := strings.Cut(pair, "=")
 	if !ok || name == "" {
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
-			Summary:  "Invalid -e value " + quote(pair),
+			Summary:  "Invalid -e value " + quote(pb.secrets.String(pair)),
 			Detail:   "Use -e NAME=VALUE, or -e @FILE for a file of variables (.hcl or .json).",
 		}}
 	}
@@ -72,41 +73,71 @@ func (pb *Playbook) setPair(pair string, values map[string]cty.Value) hcl.Diagno
 	if v == nil {
 		return hcl.Diagnostics{pb.unknownVariable(name, nil)}
 	}
+	given[name] = true
+	if v.Sensitive {
+		pb.rawSecrets = append(pb.rawSecrets, raw)
+	}
 	// A fake file name, as Nomad does, so errors about the value point somewhere.
 	fake := fmt.Sprintf("<value for var.%s from -e>", name)
 	rng := hcl.Range{Filename: fake, Start: hcl.InitialPos, End: hcl.Pos{Line: 1, Column: len(raw) + 1, Byte: len(raw)}}
-	var val cty.Value
-	if v.Type == cty.String || v.Type == anyType {
-		val = cty.StringVal(raw)
-	} else {
-		expr, diags := hclsyntax.ParseExpression([]byte(raw), fake, hcl.InitialPos)
+	val := cty.StringVal(raw)
+	if v.Type != cty.String && v.Type != anyType && !v.Type.IsPrimitiveType() {
+		// A list, map or object is written in HCL: -e 'names=["a", "b"]'.
+		var parsed cty.Value
+		var diags hcl.Diagnostics
+		if diags = checkInput([]byte(raw), fake); !diags.HasErrors() {
+			var expr hcl.Expression
+			if expr, diags = hclsyntax.ParseExpression([]byte(raw), fake, hcl.InitialPos); !diags.HasErrors() {
+				parsed, diags = expr.Value(nil)
+			}
+		}
 		if diags.HasErrors() {
-			return diags
+			return hcl.Diagnostics{pb.badExtraValue(v, raw, rng, "write it in HCL syntax, e.g. "+exampleOf(v.Type))}
 		}
-		var d hcl.Diagnostics
-		val, d = expr.Value(nil)
-		if d.HasErrors() {
-			return d
-		}
+		val = parsed
 	}
-	converted, diags := pb.convertVar(v, val, rng)
-	if !diags.HasErrors() {
-		values[name] = converted
+	converted, err := convert.Convert(val, v.Type)
+	if err != nil {
+		return hcl.Diagnostics{pb.badExtraValue(v, raw, rng, err.Error())}
 	}
-	return diags
+	values[name] = converted
+	return nil
 }
 
-func (pb *Playbook) readVarFile(path string, values map[string]cty.Value) hcl.Diagnostics {
-	if _, err := os.Stat(path); err != nil {
-		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read variables file", Detail: err.Error() + " (given as -e @" + path + ")"}}
+// badExtraValue says that an -e value does not fit its variable's type:
+// var.n: "abc" is not a number (from -e). A sensitive value is not shown.
+func (pb *Playbook) badExtraValue(v *Variable, raw string, rng hcl.Range, why string) *hcl.Diagnostic {
+	shown := strconv.Quote(raw)
+	if v.Sensitive {
+		shown = "the value given"
 	}
-	var f *hcl.File
-	var diags hcl.Diagnostics
-	if filepath.Ext(path) == ".json" {
-		f, diags = pb.parser.ParseJSONFile(path)
-	} else {
-		f, diags = pb.parser.ParseHCLFile(path)
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid value for variable " + quote(v.Name),
+		Detail:   fmt.Sprintf("var.%s: %s is not %s (from -e): %s. It is declared at %s.", v.Name, shown, withArticle(v.Type.FriendlyName()), why, v.DeclRange),
+		Subject:  rng.Ptr(),
 	}
+}
+
+func withArticle(s string) string {
+	if s != "" && strings.ContainsRune("aeiou", rune(s[0])) {
+		return "an " + s
+	}
+	return "a " + s
+}
+
+func exampleOf(t cty.Type) string {
+	switch {
+	case t.IsListType() || t.IsSetType() || t.IsTupleType():
+		return `["a", "b"]`
+	case t.IsMapType() || t.IsObjectType():
+		return `{ key = "value" }`
+	}
+	return `"text"`
+}
+
+func (pb *Playbook) readVarFile(path string, values map[string]cty.Value, given map[string]bool) hcl.Diagnostics {
+	f, diags := pb.parseFile(path, "variables file (given as -e @"+path+")")
 	if diags.HasErrors() {
 		return diags
 	}
@@ -117,6 +148,15 @@ func (pb *Playbook) readVarFile(path string, values map[string]cty.Value) hcl.Di
 		if v == nil {
 			diags = append(diags, pb.unknownVariable(a.Name, a.NameRange.Ptr()))
 			continue
+		}
+		given[a.Name] = true
+		if v.Sensitive {
+			// Its source text too: a diagnostic's snippet shows the line.
+			src := string(a.Expr.Range().SliceBytes(f.Bytes))
+			pb.rawSecrets = append(pb.rawSecrets, src, strings.Trim(src, `"`))
+			if val, d := a.Expr.Value(nil); !d.HasErrors() {
+				pb.rawSecrets = append(pb.rawSecrets, secretLeaves(val)...)
+			}
 		}
 		val, d := a.Expr.Value(nil)
 		diags = append(diags, d...)
@@ -204,19 +244,19 @@ func refsKnown(expr hcl.Expression, locals map[string]cty.Value) bool {
 	return true
 }
 
-// sensitiveValues lists the string forms of the sensitive variables' values,
-// longest first, so that output can hide them.
-func (pb *Playbook) sensitiveValues(values map[string]cty.Value) []string {
-	var out []string
+// redactorFor hides the sensitive variables' values (every string and
+// number inside them, lists and maps included) and whatever raw text was
+// given for them.
+func (pb *Playbook) redactorFor(values map[string]cty.Value) *redactor {
+	var names, secrets []string
 	for _, v := range pb.Variables {
-		val, ok := values[v.Name]
-		if !v.Sensitive || !ok || val.IsNull() || !val.IsKnown() {
+		if !v.Sensitive {
 			continue
 		}
-		if s, err := convert.Convert(val, cty.String); err == nil && s.AsString() != "" {
-			out = append(out, s.AsString())
+		names = append(names, v.Name)
+		if val, ok := values[v.Name]; ok && val != cty.NilVal {
+			secrets = append(secrets, secretLeaves(val)...)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out
+	return newRedactor(names, append(secrets, pb.rawSecrets...))
 }

@@ -2,13 +2,16 @@
 // replica at a time behind nginx, without dropping a request.
 //
 // main stays thin: flags in, runner out, errors mapped to exit codes
-// (0 ok, 1 a task failed, 2 invalid playbook or flags, 130 interrupted).
+// (0 ok, 1 a task failed, 2 invalid playbook or flags, 3 internal error,
+// 130 interrupted).
 package main
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -18,6 +21,7 @@ const (
 	exitOK          = 0
 	exitFailed      = 1
 	exitInvalid     = 2
+	exitInternal    = 3 // a bug in zdplay (a Go panic), never bad input
 	exitInterrupted = 130
 )
 
@@ -38,8 +42,13 @@ func main() {
 }
 
 // run executes the CLI and returns its exit code (testscript calls it too).
-func run(args []string) int {
-	root := newRootCmd()
+func run(args []string) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			code = internalError(os.Stderr, p, debug.Stack())
+		}
+	}()
+	root := newRoot()
 	root.SetArgs(args)
 	err := root.Execute()
 	var ee *exitError
@@ -57,6 +66,18 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "Run 'zdplay --help' for usage.")
 		return exitInvalid
 	}
+}
+
+// newRoot builds the command tree; tests replace it.
+var newRoot = newRootCmd
+
+// internalError reports a Go panic: it is zdplay's bug, not the input's, so
+// it is neither exit 2 (invalid, nothing was run: a task may have run) nor 1.
+func internalError(w io.Writer, p any, stack []byte) int {
+	fmt.Fprintf(w, "zdplay: internal error: %v\n", p)
+	fmt.Fprintln(w, "This is a bug in zdplay, not in your playbook; please report it with the playbook and the stack below.")
+	fmt.Fprintf(w, "%s", stack)
+	return exitInternal
 }
 
 func newRootCmd() *cobra.Command {

@@ -49,8 +49,9 @@ all, tagged and untagged.
 The first Ctrl-C stops the run before its next task (the proxy is left as the
 last finished task left it); a second one aborts the task in flight.
 
-Exit status: 0 ok, 1 a task failed, 2 the playbook or flags are invalid,
-130 interrupted.`,
+Exit status: 0 ok, 1 a task failed, 2 the playbook or flags are invalid
+(nothing was run), 3 internal error (a bug: please report it), 130
+interrupted.`,
 		Example: `  zdplay run playbooks/app.hcl -t provision
   zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2
   zdplay run playbooks/app.hcl -e @prod.hcl -e replicas=3 --check --diff
@@ -86,12 +87,12 @@ Exit status: 0 ok, 1 a task failed, 2 the playbook or flags are invalid,
 				if errors.As(err, &diagErr) {
 					printDiags(cmd.ErrOrStderr(), pb, diagErr.Diags)
 				}
-				return &exitError{exitFailed, err}
+				return &exitError{exitFailed, pb.RedactError(err)}
 			case errors.As(err, &diagErr):
 				printDiags(cmd.ErrOrStderr(), pb, diagErr.Diags)
 				return &exitError{exitFailed, errors.New("the run stopped on the error above")}
 			case err != nil:
-				return &exitError{exitFailed, err}
+				return &exitError{exitFailed, pb.RedactError(err)}
 			}
 			return nil
 		},
@@ -106,13 +107,13 @@ Exit status: 0 ok, 1 a task failed, 2 the playbook or flags are invalid,
 
 func newValidateCmd() *cobra.Command {
 	var extraVars []string
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a playbook without running it",
 		Long: `Parse a playbook and its roles, check every task's kind and attributes,
 every reference and handler name, and (given -e values) the variables.
 Nothing is run. Exit status 2 when something is wrong.`,
-		Example: "  zdplay validate playbooks/app.hcl",
+		Example: "  zdplay validate playbooks/app.hcl\n  zdplay validate playbooks/app.hcl -e @prod.hcl -e version=0.0.2",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pb, err := load(cmd, args[0])
@@ -126,6 +127,8 @@ Nothing is run. Exit status 2 when something is wrong.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringArrayVarP(&extraVars, "extra-vars", "e", nil, "set a variable: NAME=VALUE, or @FILE for a .hcl or .json file of them (repeatable)")
+	return cmd
 }
 
 func newListTasksCmd() *cobra.Command {
@@ -162,7 +165,12 @@ func newListTagsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), strings.Join(pb.Tags(), "\n"))
+			tags := pb.Tags()
+			if len(tags) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no tags")
+				return nil
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), strings.Join(tags, "\n"))
 			return nil
 		},
 	}
@@ -188,20 +196,10 @@ func invalid(cmd *cobra.Command, pb *runner.Playbook, diags hcl.Diagnostics) err
 	return &exitError{exitInvalid, fmt.Errorf("%d error(s): nothing was run", n)}
 }
 
-// printDiags prints file:line:col, the source line and a caret.
+// printDiags prints file:line:col, the source line and a caret (at most
+// 20 diagnostics, secrets hidden: see runner's WriteDiagnostics).
 func printDiags(w io.Writer, pb *runner.Playbook, diags hcl.Diagnostics) {
-	files := map[string]*hcl.File{}
-	if pb != nil {
-		files = pb.Files()
-	}
-	wr := hcl.NewDiagnosticTextWriter(w, files, 100, colorOn(w))
-	for _, d := range diags {
-		// file:line:col first, for editors and for people grepping logs.
-		if d.Subject != nil {
-			fmt.Fprintf(w, "%s:%d:%d: %s\n", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, d.Summary)
-		}
-		_ = wr.WriteDiagnostic(d)
-	}
+	pb.WriteDiagnostics(w, diags, colorOn(w))
 }
 
 func newPrinter(w io.Writer, output string) (runner.Printer, error) {

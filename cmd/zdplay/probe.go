@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -60,6 +62,31 @@ completed), 2 for invalid flags.`,
 			if err := o.Validate(); err != nil {
 				return &exitError{exitInvalid, err}
 			}
+			if err := checkPort(o.URL); err != nil {
+				return &exitError{exitInvalid, err}
+			}
+			// The output files are opened now, so that a path that cannot be
+			// written fails before the load, not after it.
+			var outputs []*output
+			for _, spec := range []struct {
+				flag, name string
+				write      func(*probe.Report, io.Writer) error
+			}{
+				{"--csv", csvFile, (*probe.Report).WriteCSV},
+				{"--svg", svgFile, (*probe.Report).WriteSVG},
+			} {
+				if spec.name == "" {
+					continue
+				}
+				out, err := openOutput(spec.flag, spec.name, spec.write)
+				if err != nil {
+					for _, opened := range outputs {
+						opened.abandon()
+					}
+					return &exitError{exitInvalid, err}
+				}
+				outputs = append(outputs, out)
+			}
 
 			parent := cmd.Context()
 			if parent == nil {
@@ -84,6 +111,9 @@ completed), 2 for invalid flags.`,
 			interrupted := ctx.Err() != nil && parent.Err() == nil
 			stop() // a second Ctrl-C now kills the process as usual
 			if err != nil {
+				for _, out := range outputs {
+					out.abandon()
+				}
 				return &exitError{exitInvalid, err}
 			}
 			if interrupted && isTerminal(cmd.ErrOrStderr()) {
@@ -96,11 +126,8 @@ completed), 2 for invalid flags.`,
 			} else {
 				err = report.WriteText(out)
 			}
-			if csvFile != "" {
-				err = errors.Join(err, writeFile(csvFile, report.WriteCSV))
-			}
-			if svgFile != "" {
-				err = errors.Join(err, writeFile(svgFile, report.WriteSVG))
+			for _, out := range outputs {
+				err = errors.Join(err, out.finish(report))
 			}
 			if err != nil {
 				return &exitError{exitFailed, err}
@@ -125,18 +152,55 @@ completed), 2 for invalid flags.`,
 	return cmd
 }
 
-// writeFile creates name and fills it with write.
-func writeFile(name string, write func(io.Writer) error) error {
-	f, err := os.Create(name)
-	if err != nil {
-		return err // already names the file
+// checkPort refuses a URL whose port is not 1-65535.
+func checkPort(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Port() == "" {
+		return nil // probe.Options.Validate judged the rest
 	}
-	err = write(f)
-	if cerr := f.Close(); err == nil {
+	if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("probe: port %s in %q is not a port: use 1-65535", u.Port(), raw)
+	}
+	return nil
+}
+
+// output is a --csv or --svg file, opened before the load and written
+// with the report after it.
+type output struct {
+	name    string
+	f       *os.File
+	created bool
+	write   func(*probe.Report, io.Writer) error
+}
+
+func openOutput(flag, name string, write func(*probe.Report, io.Writer) error) (*output, error) {
+	_, statErr := os.Stat(name)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: cannot write it: %w", flag, name, err)
+	}
+	return &output{name: name, f: f, created: statErr != nil, write: write}, nil
+}
+
+// abandon closes the file, removing it if the probe created it.
+func (o *output) abandon() {
+	_ = o.f.Close()
+	if o.created {
+		_ = os.Remove(o.name)
+	}
+}
+
+// finish writes the report into the file.
+func (o *output) finish(r *probe.Report) error {
+	err := o.f.Truncate(0)
+	if err == nil {
+		err = o.write(r, o.f)
+	}
+	if cerr := o.f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", o.name, err)
 	}
 	return nil
 }

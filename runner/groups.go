@@ -1,0 +1,139 @@
+package runner
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// groupAttrs evaluates a group's loop and its options: the items of
+// for_each (one cty.NilVal item without it), parallel, pause and
+// max_failure_ratio.
+func (ex *executor) groupAttrs(g *Group, ctx *hcl.EvalContext) (items []cty.Value, parallel bool, pause time.Duration, ratio float64, err error) {
+	items = []cty.Value{cty.NilVal}
+	if g.ForEach != nil {
+		if items, err = loopItems(g.ForEach, ctx); err != nil {
+			return
+		}
+	}
+	if parallel, err = namedBool(g.Parallel, ctx, false, "parallel"); err != nil {
+		return
+	}
+	if pause, err = durationAttr(g.Pause, ctx, 0); err != nil {
+		return
+	}
+	ratio, err = ratioAttr(g.MaxFailureRatio, ctx)
+	return
+}
+
+// preflightSteps checks, before the first task runs, the attributes of the
+// groups and includes in steps that depend only on var.* and local.* (as
+// preflight does for task bodies): a for_each that is not a collection, a
+// parallel that is not a bool, a bad pause or max_failure_ratio, include
+// vars that are not an object. An included role whose locals are so known
+// is checked too, once per include. What depends on each.* or a registered
+// result is checked when reached.
+func (ex *executor) preflightSteps(steps []Step, locals map[string]cty.Value, seen map[*Include]bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	add := func(err error) bool {
+		if d, ok := err.(*DiagError); ok {
+			diags = append(diags, d.Diags...)
+		} else if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value", Detail: err.Error()})
+		}
+		return err == nil
+	}
+	ctx := ex.evalContext(frame{locals: locals})
+	for _, s := range steps {
+		switch s := s.(type) {
+		case *Group:
+			for _, e := range []struct {
+				expr hcl.Expression
+				fn   func() error
+			}{
+				{s.ForEach, func() error { _, err := loopItems(s.ForEach, ctx); return err }},
+				{s.Parallel, func() error { _, err := namedBool(s.Parallel, ctx, false, "parallel"); return err }},
+				{s.Pause, func() error { _, err := durationAttr(s.Pause, ctx, 0); return err }},
+				{s.MaxFailureRatio, func() error { _, err := ratioAttr(s.MaxFailureRatio, ctx); return err }},
+			} {
+				if e.expr != nil && staticExprs(e.expr) {
+					add(e.fn())
+				}
+			}
+			if s.Rollout != nil && staticExprs(mapValues(s.Rollout.Attrs)...) {
+				// A bad strategy (-e order=sideways) is invalid input:
+				// exit 2 before anything runs.
+				_, err := ex.evalRollout(s, frame{locals: locals})
+				add(err)
+			}
+			diags = append(diags, ex.preflightSteps(s.Steps, locals, seen)...)
+			diags = append(diags, ex.preflightSteps(s.Rescue, locals, seen)...)
+		case *Include:
+			if seen[s] {
+				continue
+			}
+			seen[s] = true
+			r := ex.pb.Roles[s.Role]
+			if !staticExprs(r.Vars, s.Vars) {
+				continue
+			}
+			inner, ok := locals, true
+			for _, vars := range []hcl.Expression{r.Vars, s.Vars} {
+				if vars != nil && ok {
+					var err error
+					inner, err = ex.withVars(inner, vars, frame{locals: locals})
+					ok = add(err)
+				}
+			}
+			if ok {
+				diags = append(diags, ex.preflightRole(r, inner, seen)...)
+			}
+		}
+	}
+	return diags
+}
+
+// preflightCommon checks a task's retries, delay, timeout and
+// ignore_errors when they use only var.* and local.*.
+func (ex *executor) preflightCommon(t *TaskDecl, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	add := func(err error) {
+		if d, ok := err.(*DiagError); ok {
+			diags = append(diags, d.Diags...)
+		}
+	}
+	if staticExprs(t.Retries, t.Delay, t.Timeout) {
+		_, _, _, err := ex.retryAttrs(t, ctx)
+		add(err)
+	}
+	if staticExprs(t.IgnoreErrors) {
+		_, err := ex.boolAttr(t.IgnoreErrors, ctx, false)
+		add(err)
+	}
+	return diags
+}
+
+// staticExprs reports whether exprs (nil ones ignored) refer only to
+// var.* and local.*.
+func staticExprs(exprs ...hcl.Expression) bool {
+	for _, expr := range exprs {
+		if expr == nil {
+			continue
+		}
+		for _, tr := range expr.Variables() {
+			if r := tr.RootName(); r != "var" && r != "local" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func mapValues(m map[string]hcl.Expression) []hcl.Expression {
+	out := make([]hcl.Expression, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
+}
