@@ -95,6 +95,7 @@ variable "health_timeout" {
 }
 
 locals {
+  project = var.project
   dir      = abspath(var.dir)
   compose  = "${local.dir}/docker-compose.yml"
   conf     = "${local.dir}/nginx/default.conf"

@@ -158,16 +158,22 @@ func (d *deploy) versionsServed(n int) map[string]int {
 // containers maps each service of the project to its container ID.
 func (d *deploy) containers() map[string]string {
 	d.t.Helper()
+	services := []string{"proxy", "db"}
+	for i := 1; i <= 4; i++ {
+		services = append(services, fmt.Sprintf("app_%d", i))
+	}
+	return d.containersOf(services...)
+}
+
+// containersOf maps each of services that has a container to its ID.
+func (d *deploy) containersOf(services ...string) map[string]string {
+	d.t.Helper()
 	c, err := docker.Connect(context.Background())
 	if err != nil {
 		d.t.Fatal(err)
 	}
 	defer c.Close()
 	ids := map[string]string{}
-	services := []string{"proxy", "db"}
-	for i := 1; i <= 4; i++ {
-		services = append(services, fmt.Sprintf("app_%d", i))
-	}
 	for _, s := range services {
 		if ctr, err := c.ContainerOf(context.Background(), d.project, s); err == nil && ctr.ID != "" {
 			ids[s] = ctr.ID

@@ -88,6 +88,7 @@ variable "stop_timeout" {
 }
 
 locals {
+  project = var.project
   dir          = abspath(var.dir)
   compose      = "${local.dir}/docker-compose.yml"
   conf         = "${local.dir}/nginx/default.conf"

@@ -26,12 +26,12 @@ task "template" "compose file" {
 # file is invalid or the daemon does not answer.
 task "compose_check" "images and daemon" {
   file    = local.compose
-  project = var.project
+  project = local.project
 }
 
 task "compose_up" "db" {
   file     = local.compose
-  project  = var.project
+  project  = local.project
   services = ["db"]
 }
 
@@ -45,7 +45,15 @@ include "rollout" {
     monitor           = var.monitor
     failure_action    = var.failure_action
     max_failure_ratio = var.max_failure_ratio
+    services          = local.services
+    app_port          = 3000
+    health_path       = "/ping"
+    user_compose      = ""
+    service           = ""
+    migrate           = []
   }
 }
 
-include "record_release" {}
+include "record_release" {
+  vars = { now_at = var.version }
+}

@@ -1,10 +1,11 @@
 # record_release: remember the release every replica now runs, and, when
 # this run changed it, the one before (what -t rollback returns to). The
 # previous one is written first, so that a run interrupted in between
-# records it again when resumed. Included by provision and upgrade.
+# records it again when resumed. Included by deploy and compose_deploy with
+# the local now_at: the release every replica now runs.
 
 task "template" "record previous release" {
-  when = local.previous != var.version
+  when = local.previous != local.now_at
   src  = "../templates/release.tmpl"
   dest = local.previous_release
   vars = { version = local.previous }
@@ -13,4 +14,5 @@ task "template" "record previous release" {
 task "template" "record release" {
   src  = "../templates/release.tmpl"
   dest = local.release
+  vars = { version = local.now_at }
 }

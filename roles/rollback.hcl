@@ -37,7 +37,7 @@ task "template" "compose file" {
 # rendered file is invalid or the daemon does not answer.
 task "compose_check" "images and daemon" {
   file    = local.compose
-  project = var.project
+  project = local.project
 }
 
 include "rollout" {
@@ -50,6 +50,12 @@ include "rollout" {
     monitor           = "0s"
     failure_action    = "rollback"
     max_failure_ratio = 0
+    services          = local.services
+    app_port          = 3000
+    health_path       = "/ping"
+    user_compose      = ""
+    service           = ""
+    migrate           = []
   }
 }
 

@@ -2,9 +2,21 @@
 # proxy, a batch at a time, with the strategy of Compose's update_config.
 # The engine decides (a dead or missing replica first; then the outdated
 # ones, never draining below replicas - parallelism serving; on a failure,
-# failure_action); these are the steps it runs for each decision. Included
-# by deploy and rollback with the locals rolling_to, fallback, parallelism,
-# order, delay, monitor, failure_action and max_failure_ratio.
+# failure_action); these are the steps it runs for each decision. Shared by
+# app.hcl (deploy, rollback) and compose.hcl (compose_deploy,
+# compose_rollback), which include it with the locals:
+#
+#   rolling_to, fallback   the release to roll to, and back to on a failure
+#   parallelism, order, delay, monitor, failure_action, max_failure_ratio
+#   services               the replica services, e.g. ["app_1", "app_2"]
+#   app_port, health_path  where a replica answers when it is ready
+#   service, migrate       the user's service and its migration argv (compose.hcl)
+#   user_compose           "" (app.hcl: the stack is templates/
+#                          docker-compose.yml.tmpl) or the user's compose
+#                          file, rendered with its service as the replicas
+#
+# and, from the playbook, local.project, local.compose (the stack file),
+# local.conf (nginx's conf) and var.health_timeout.
 rollout "replicas" {
   replicas          = local.services
   release           = local.rolling_to
@@ -21,14 +33,30 @@ rollout "replicas" {
   # replica stands.
   observe {
     task "template" "compose file" {
+      when = local.user_compose == ""
       src  = "../templates/docker-compose.yml.tmpl"
       dest = local.compose
       vars = { version = rollout.release, services = rollout.services }
     }
+    task "compose_render" "stack" {
+      when        = local.user_compose != ""
+      compose     = local.user_compose
+      service     = local.service
+      project     = local.project
+      replicas    = rollout.services
+      version     = rollout.release
+      dest        = local.compose
+      port        = var.port
+      proxy_image = var.proxy_image
+      proxy_conf  = "${local.dir}/nginx"
+      migrate     = local.migrate
+    }
     task "compose_replicas" "replicas" {
       file     = local.compose
-      project  = var.project
+      project  = local.project
       services = rollout.services
+      path     = local.health_path
+      port     = local.app_port
     }
   }
 
@@ -38,16 +66,16 @@ rollout "replicas" {
     task "template" "drain" {
       src  = "../templates/nginx.conf.tmpl"
       dest = local.conf
-      vars = { upstream = rollout.upstream }
+      vars = { upstream = rollout.upstream, app_port = local.app_port }
     }
     task "compose_up" "proxy" {
       file     = local.compose
-      project  = var.project
+      project  = local.project
       services = ["proxy"]
     }
     task "proxy_reload" "drain" {
       file    = local.compose
-      project = var.project
+      project = local.project
       conf    = local.conf
     }
   }
@@ -58,7 +86,7 @@ rollout "replicas" {
   replace {
     task "compose_recreate" "recreate" {
       file     = local.compose
-      project  = var.project
+      project  = local.project
       services = rollout.batch
       force    = rollout.force
     }
@@ -68,10 +96,12 @@ rollout "replicas" {
 
       task "wait_healthy" "healthy" {
         file    = local.compose
-        project = var.project
+        project = local.project
         service = each.value
         timeout = var.health_timeout
         monitor = rollout.monitor
+        path    = local.health_path
+        port    = local.app_port
       }
     }
   }
@@ -83,11 +113,11 @@ rollout "replicas" {
     task "template" "undrain" {
       src  = "../templates/nginx.conf.tmpl"
       dest = local.conf
-      vars = { upstream = rollout.upstream }
+      vars = { upstream = rollout.upstream, app_port = local.app_port }
     }
     task "proxy_reload" "undrain" {
       file             = local.compose
-      project          = var.project
+      project          = local.project
       conf             = local.conf
       wait_old_workers = rollout.heal
     }
@@ -98,7 +128,7 @@ rollout "replicas" {
   retire {
     task "compose_remove" "retired" {
       file    = local.compose
-      project = var.project
+      project = local.project
       orphans = true
     }
   }

@@ -13,7 +13,7 @@ task "lock" "project" {
 
 task "compose_down" "stack" {
   file    = local.compose
-  project = var.project
+  project = local.project
   volumes = true
 }
 

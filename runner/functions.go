@@ -15,6 +15,8 @@ import (
 var functions = map[string]function.Function{
 	"abs":           stdlib.AbsoluteFunc,
 	"abspath":       absPathFunc,
+	"basename":      pathFunc(filepath.Base),
+	"dirname":       pathFunc(filepath.Dir),
 	"can":           tryfunc.CanFunc,
 	"ceil":          stdlib.CeilFunc,
 	"chomp":         stdlib.ChompFunc,
@@ -82,6 +84,17 @@ var absPathFunc = function.New(&function.Spec{
 		return cty.StringVal(p), err
 	},
 })
+
+// pathFunc makes a function of one path, e.g. basename and dirname.
+func pathFunc(fn func(string) string) function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:   function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return cty.StringVal(fn(args[0].AsString())), nil
+		},
+	})
+}
 
 // fileFunc reads a file, e.g. the release a previous run recorded.
 var fileFunc = function.New(&function.Spec{

@@ -20,21 +20,22 @@ const (
 
 // TaskResult is one line of the recap.
 type TaskResult struct {
-	Play     string        `json:"play"`
-	Role     string        `json:"role"`
-	Kind     string        `json:"kind"`
-	Name     string        `json:"name"`
-	Item     string        `json:"item,omitempty"`
-	Handler  bool          `json:"handler,omitempty"`
-	Pos      string        `json:"pos"`
-	Status   string        `json:"status"`
-	Duration time.Duration `json:"duration_ns"`
-	Msg      string        `json:"msg,omitempty"`
-	Error    string        `json:"error,omitempty"`
-	Diff     string        `json:"diff,omitempty"`
-	RC       int           `json:"rc,omitempty"`
-	Stdout   string        `json:"stdout,omitempty"`
-	Stderr   string        `json:"stderr,omitempty"`
+	Play     string         `json:"play"`
+	Role     string         `json:"role"`
+	Kind     string         `json:"kind"`
+	Name     string         `json:"name"`
+	Item     string         `json:"item,omitempty"`
+	Handler  bool           `json:"handler,omitempty"`
+	Pos      string         `json:"pos"`
+	Status   string         `json:"status"`
+	Duration time.Duration  `json:"duration_ns"`
+	Msg      string         `json:"msg,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	Diff     string         `json:"diff,omitempty"`
+	RC       int            `json:"rc,omitempty"`
+	Stdout   string         `json:"stdout,omitempty"`
+	Stderr   string         `json:"stderr,omitempty"`
+	Outputs  map[string]any `json:"outputs,omitempty"`
 }
 
 // Title names the task for people: kind "name" (item).
@@ -47,7 +48,7 @@ func (r *TaskResult) Title() string {
 }
 
 func (r *TaskResult) fill(res tasks.Result) {
-	r.Msg, r.Diff, r.RC, r.Stdout, r.Stderr = res.Msg, res.Diff, res.RC, res.Stdout, res.Stderr
+	r.Msg, r.Diff, r.RC, r.Stdout, r.Stderr, r.Outputs = res.Msg, res.Diff, res.RC, res.Stdout, res.Stderr, res.Outputs
 }
 
 // redact hides secrets in everything a result prints, diffs and JSON included.
@@ -67,7 +68,41 @@ func (r *TaskResult) registerValue() cty.Value {
 		"stdout":  cty.StringVal(r.Stdout),
 		"stderr":  cty.StringVal(r.Stderr),
 		"msg":     cty.StringVal(r.Msg),
+		"outputs": outputsValue(r.Outputs),
 	})
+}
+
+// outputsValue is a kind's Outputs as HCL sees them (NAME.outputs.KEY).
+func outputsValue(m map[string]any) cty.Value {
+	vals := map[string]cty.Value{}
+	for k, v := range m {
+		vals[k] = goToCty(v)
+	}
+	return cty.ObjectVal(vals)
+}
+
+func goToCty(v any) cty.Value {
+	switch v := v.(type) {
+	case string:
+		return cty.StringVal(v)
+	case bool:
+		return cty.BoolVal(v)
+	case int:
+		return cty.NumberIntVal(int64(v))
+	case int64:
+		return cty.NumberIntVal(v)
+	case float64:
+		return cty.NumberFloatVal(v)
+	case []string:
+		vals := make([]cty.Value, len(v))
+		for i, s := range v {
+			vals[i] = cty.StringVal(s)
+		}
+		return cty.TupleVal(vals)
+	case map[string]any:
+		return outputsValue(v)
+	}
+	return cty.StringVal(fmt.Sprint(v))
 }
 
 // Recap sums up a run.

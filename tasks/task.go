@@ -38,6 +38,11 @@ type Result struct {
 	// Replicas is what an observing kind (compose_replicas) saw of the
 	// replicas, for the runner's rollout block to decide on; nil otherwise.
 	Replicas rollout.Observation
+	// Outputs are a query kind's typed answers (compose_app: the replica
+	// count, the image tag...), registered as NAME.outputs.KEY, so that no
+	// one parses Msg. Values are string, bool, int, float64, []string or
+	// nested map[string]any.
+	Outputs map[string]any
 }
 
 // Env is what the runner hands a task: where it was declared and what the

@@ -6,6 +6,7 @@
 #   zdplay-demo/app:0.0.2-slowboot, ...   same binary, failure-injection ENV
 #   zdplay-demo/nginx:local               Debian bookworm nginx + its libs
 #   zdplay-demo/redis:local               Debian bookworm redis-server + its libs
+#   zdplay-example/shop:1, :2, :2-broken  examples/shop/app, the compose.hcl example
 #
 # Idempotent and quick when nothing changed: each image carries the sha256 of
 # its build context in the label org.zdplay.inputs; an image whose tag exists
@@ -44,11 +45,18 @@ APP_IMAGES=(
 	"0.0.3-flaky|APP_VERSION=0.0.3 UNHEALTHY_AFTER=3s"
 	"0.0.3-failfirst|APP_VERSION=0.0.3 FAIL_FIRST_BOOTS=1"
 )
+# The example app of examples/shop (playbooks/compose.hcl): tag|ENV line.
+SHOP_IMAGES=(
+	"1|SHOP_VERSION=1"
+	"2|SHOP_VERSION=2"
+	"2-broken|SHOP_VERSION=2 HEALTH_STATUS=503"
+)
 NGINX_TAG=zdplay-demo/nginx:local
 REDIS_TAG=zdplay-demo/redis:local
 
 if [[ ${1:-} == --tags ]]; then
 	for a in "${APP_IMAGES[@]}"; do echo "zdplay-demo/app:${a%%|*}"; done
+	for a in "${SHOP_IMAGES[@]}"; do echo "zdplay-example/shop:${a%%|*}"; done
 	echo "$NGINX_TAG"
 	echo "$REDIS_TAG"
 	exit 0
@@ -141,6 +149,23 @@ build_app_images() {
 		{
 			cat "$HERE/app/Dockerfile"
 			echo "ENV $envs"
+		} >"$df"
+		build_image "$tag" "$( (echo "$bin_hash" && cat "$df") | sha256sum | cut -c1-64)" "$ctx" "$df"
+	done
+}
+
+build_shop_images() {
+	local ctx=$CACHE/shop bin_hash a tag df
+	mkdir -p "$ctx"
+	run "$CACHE/logs/go-build-shop.log" env -C "$ROOT" CGO_ENABLED=0 \
+		go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$ctx/shop" ./examples/shop/app
+	bin_hash=$(sha256sum <"$ctx/shop" | cut -c1-64)
+	for a in "${SHOP_IMAGES[@]}"; do
+		tag=zdplay-example/shop:${a%%|*}
+		df=$CACHE/Dockerfile.shop-${a%%|*}
+		{
+			cat "$HERE/shop/Dockerfile"
+			echo "ENV ${a#*|}"
 		} >"$df"
 		build_image "$tag" "$( (echo "$bin_hash" && cat "$df") | sha256sum | cut -c1-64)" "$ctx" "$df"
 	done
@@ -290,6 +315,7 @@ stage_redis() {
 }
 
 build_app_images
+build_shop_images
 
 stage nginx
 build_image "$NGINX_TAG" "$(hash_dir "$CACHE/ctx/nginx")" "$CACHE/ctx/nginx" "$CACHE/ctx/nginx/Dockerfile" \

@@ -1,0 +1,51 @@
+# compose_rollback: return a user's compose app to the release before the
+# last upgrade that changed it (DIR/previous-release), one replica at a
+# time, as app.hcl's rollback does. -t rollback only.
+tags = ["never", "rollback"]
+
+vars = {
+  target = fileexists(local.previous_release) ? trimspace(file(local.previous_release)) : ""
+}
+
+task "lock" "project" {
+  path = local.lock
+}
+
+task "assert" "a release to roll back to" {
+  that     = [local.target != ""]
+  fail_msg = "nothing to roll back to: ${local.previous_release} does not exist; an upgrade that changes the release records the one before it there"
+}
+
+task "compose_app" "app" {
+  compose  = var.compose
+  service  = var.service
+  project  = local.project
+  replicas = var.replicas
+  app_port = var.app_port
+  register = "app"
+}
+
+include "rollout" {
+  vars = {
+    rolling_to        = local.target
+    fallback          = local.previous
+    parallelism       = 1
+    order             = "stop-first"
+    delay             = "0s"
+    monitor           = "0s"
+    failure_action    = "rollback"
+    max_failure_ratio = 0
+    services          = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+    app_port          = app.outputs.app_port
+    health_path       = var.health_path
+    user_compose      = var.compose
+    service           = var.service
+    migrate           = []
+  }
+}
+
+task "template" "record release" {
+  src  = "../templates/release.tmpl"
+  dest = local.release
+  vars = { version = local.target }
+}

@@ -1,0 +1,144 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/zdplay/zdplay/internal/docker"
+)
+
+// ComposeApp reads a user's compose file and changes nothing: it checks that
+// `service` can be replicated behind zdplay's proxy (it exists, has an image
+// with a tag, no container_name), and answers with the deployment's values
+// as typed outputs (NAME.outputs.KEY): each attribute the playbook leaves
+// unset (0, "" or a negative number) takes the file's value, else a default.
+//
+//	replicas           -e replicas, else the service's deploy.replicas, else 2
+//	version            -e version, else the tag in the file
+//	image              the image repository (without the tag)
+//	app_port           -e app_port, else the service's only expose/ports target
+//	parallelism, order, delay (attribute update_delay: delay is every task's retry delay), monitor, failure_action, max_failure_ratio
+//	                   -e values, else the service's deploy.update_config,
+//	                   else Swarm's defaults (1, stop-first, 0s, 0s, rollback, 0)
+//	host_ports         the service's published ports (the proxy takes them over)
+//	others             the other services, which provision brings up
+//
+// Its Validate runs before anything changes, so a file that does not load,
+// a missing service or a container_name fails the run at once (exit 2).
+//
+//	task "compose_app" "app" {
+//	  compose  = var.compose
+//	  service  = var.service
+//	  project  = local.project
+//	  replicas = var.replicas   # 0: from the file
+//	  register = "app"
+//	}
+type ComposeApp struct {
+	Compose         string  `hcl:"compose"`
+	Service         string  `hcl:"service"`
+	Project         string  `hcl:"project,optional"`
+	Replicas        int     `hcl:"replicas,optional"`
+	Version         string  `hcl:"version,optional"`
+	AppPort         int     `hcl:"app_port,optional"`
+	Parallelism     int     `hcl:"parallelism,optional"`
+	Order           string  `hcl:"order,optional"`
+	Delay           string  `hcl:"update_delay,optional"`
+	Monitor         string  `hcl:"monitor,optional"`
+	FailureAction   string  `hcl:"failure_action,optional"`
+	MaxFailureRatio float64 `hcl:"max_failure_ratio,optional"`
+}
+
+var _ Task = (*ComposeApp)(nil)
+var _ Validator = (*ComposeApp)(nil)
+
+func init() { Register("compose_app", func() Task { return &ComposeApp{} }) }
+
+// Validate loads the file and checks the service.
+func (t *ComposeApp) Validate(*Env) error {
+	_, err := t.outputs(context.Background())
+	return err
+}
+
+// Check is Apply: it only reads.
+func (t *ComposeApp) Check(ctx context.Context, env *Env) (Result, error) { return t.Apply(ctx, env) }
+
+// Apply answers with the outputs.
+func (t *ComposeApp) Apply(ctx context.Context, env *Env) (Result, error) {
+	out, err := t.outputs(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	msg := fmt.Sprintf("%s: %d replica(s) of %s:%s listening on :%d", t.Service, out["replicas"], out["image"], out["version"], out["app_port"])
+	if hp := out["host_ports"].([]string); len(hp) > 0 {
+		msg += fmt.Sprintf("; its host ports (%s) are taken over by the proxy", strings.Join(hp, ", "))
+	}
+	return Result{Msg: msg, Outputs: out}, nil
+}
+
+func (t *ComposeApp) outputs(ctx context.Context) (map[string]any, error) {
+	const kind = "compose_app"
+	if err := composeRequire(kind, "compose", t.Compose, "service", t.Service); err != nil {
+		return nil, err
+	}
+	_, app, err := docker.LoadApp(ctx, t.Compose, t.Project, t.Service)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	out := map[string]any{"project": app.Project, "image": app.Image, "file": app.File,
+		"host_ports": append([]string{}, app.HostPorts...), "others": append([]string{}, app.Others...)}
+	replicas := firstPositive(t.Replicas, app.Replicas, 2)
+	version := firstNonEmpty(t.Version, app.Tag, "latest")
+	port := firstPositive(t.AppPort, app.Port, 0)
+	if port == 0 {
+		return nil, fmt.Errorf("%s: service %s of %s does not say which port it listens on (it has no expose or ports target, or several): set -e app_port=N", kind, t.Service, filepath.Base(app.File))
+	}
+	u := app.Update
+	var fileParallelism int
+	var fileOrder, fileAction, fileDelay, fileMonitor string
+	var fileRatio float64
+	if u != nil {
+		if u.Parallelism != nil {
+			fileParallelism = int(*u.Parallelism)
+		}
+		fileOrder, fileAction, fileRatio = u.Order, u.FailureAction, float64(u.MaxFailureRatio)
+		if u.Delay != 0 {
+			fileDelay = time.Duration(u.Delay).String()
+		}
+		if u.Monitor != 0 {
+			fileMonitor = time.Duration(u.Monitor).String()
+		}
+	}
+	ratio := t.MaxFailureRatio
+	if ratio < 0 {
+		ratio = fileRatio
+	}
+	out["replicas"], out["version"], out["app_port"] = replicas, version, port
+	out["parallelism"] = firstPositive(t.Parallelism, fileParallelism, 1)
+	out["order"] = firstNonEmpty(t.Order, fileOrder, "stop-first")
+	out["delay"] = firstNonEmpty(t.Delay, fileDelay, "0s")
+	out["monitor"] = firstNonEmpty(t.Monitor, fileMonitor, "0s")
+	out["failure_action"] = firstNonEmpty(t.FailureAction, fileAction, "rollback")
+	out["max_failure_ratio"] = ratio
+	return out, nil
+}
+
+func firstPositive(vals ...int) int {
+	for _, v := range vals {
+		if v > 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
