@@ -25,6 +25,8 @@ type fakeWorld struct {
 	dead    map[string]bool
 	bad     string // the release that never turns healthy
 	log     []string
+	// onReplace, when set, is called once after the first replace.
+	onReplace func()
 }
 
 var world = &fakeWorld{}
@@ -97,6 +99,10 @@ func (t *fakeRecreate) Apply(context.Context, *tasks.Env) (tasks.Result, error) 
 	}
 	world.mu.Unlock()
 	world.logf("replace %s@%s", strings.Join(t.Services, ","), t.Release)
+	if f := world.onReplace; f != nil {
+		world.onReplace = nil
+		f()
+	}
 	return tasks.Result{Changed: true}, nil
 }
 
@@ -420,5 +426,35 @@ func TestRolloutCheckModeEnds(t *testing.T) {
 	}
 	if n != 2 { // app_2 and app_3 healed together, then app_1
 		t.Fatalf("--check considered %d batches, want 2:\n%s", n, recap.Summary())
+	}
+}
+
+// A first Ctrl-C (Options.Stop) during a batch stops the rollout before its
+// next task, and a re-run resumes from what it observes: the replica
+// already at the release is not replaced again.
+func TestRolloutStopsBetweenTasksAndResumes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rollout.hcl")
+	if err := os.WriteFile(path, []byte(rolloutPlaybook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pb, diags := Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	stop := make(chan struct{})
+	world = &fakeWorld{release: map[string]string{"app_1": "v1", "app_2": "v1"}, dead: map[string]bool{}}
+	world.onReplace = func() { close(stop) }
+	vars := []string{"release=v2", "replicas=2"}
+	recap, _, err := Run(context.Background(), pb, Options{Stop: stop, ExtraVars: vars})
+	if err != ErrInterrupted || recap.StoppedBefore != `fake_healthy "healthy" (app_1)` {
+		t.Fatalf("err = %v, stopped before %q, want interrupted before the health wait", err, recap.StoppedBefore)
+	}
+	world.log = nil
+	if _, _, err := Run(context.Background(), pb, Options{ExtraVars: vars}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"drain app_1 app_2-", "replace app_2@v2", "undrain app_1 app_2"}
+	if got := compact(world.log); !slices.Equal(got, want) {
+		t.Fatalf("the re-run did %q, want %q", got, want)
 	}
 }
