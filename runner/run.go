@@ -707,6 +707,7 @@ func (ex *executor) env(t *TaskDecl, f frame) *tasks.Env {
 		Vars:     data,
 		Progress: func(format string, args ...any) { ex.printer.Progress(fmt.Sprintf(format, args...)) },
 		Shared:   ex.shared,
+		Diff:     ex.opts.Diff,
 		Redact:   func(s string) string { return redactIn(s, ex.secrets) },
 	}
 }

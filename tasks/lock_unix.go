@@ -8,10 +8,6 @@ import (
 	"syscall"
 )
 
-// openNoFollow is added to every open of a lock file: a symbolic link is
-// not followed (the open fails) and a FIFO does not block the open.
-const openNoFollow = syscall.O_NOFOLLOW | syscall.O_NONBLOCK
-
 // tryLock takes flock(2) on f without waiting: ok is false, with no error,
 // when another open file holds a conflicting lock.
 func tryLock(f *os.File, exclusive bool) (ok bool, err error) {

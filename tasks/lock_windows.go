@@ -7,10 +7,6 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// openNoFollow: Windows has no O_NOFOLLOW; openLockFile's Lstat refuses a
-// symbolic link before the open.
-const openNoFollow = 0
-
 // tryLock locks the whole of f (LockFileEx, as flock(2) elsewhere) without
 // waiting: ok is false, with no error, when another handle holds it.
 func tryLock(f *os.File, exclusive bool) (ok bool, err error) {
