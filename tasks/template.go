@@ -35,7 +35,9 @@ import (
 // device is refused before it is opened, so validate cannot hang on it.
 // The source, the rendered text and any string a template function returns
 // are capped at templateMaxSize (64 MiB): past it the task fails naming the
-// limit, before the memory is spent.
+// limit, before the memory is spent (see templateFuncs for the functions
+// checked before they run). The caps bound memory, not time: a template's
+// nested loops run as long as they were written to.
 //
 //	task "template" "nginx conf" {
 //	  src  = "../templates/nginx.conf.tmpl"   # relative to this file
