@@ -47,9 +47,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-# A longer fuzzing session of the loader (its seed corpus runs in `make test`).
+# A minute of fuzzing: the loader, then the template kind with its size
+# limits, 30 s each (their seed corpora run in `make test`).
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./runner
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./runner
+	$(GO) test -run '^$$' -fuzz FuzzTemplate -fuzztime 30s ./tasks
 
 clean:
 	rm -rf bin .zdplay

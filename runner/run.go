@@ -729,6 +729,7 @@ func (ex *executor) env(t *TaskDecl, f frame) *tasks.Env {
 		Vars:     ex.data.forLocals(f.locals),
 		Progress: func(format string, args ...any) { ex.printer.Progress(fmt.Sprintf(format, args...)) },
 		Shared:   ex.shared,
+		Diff:     ex.opts.Diff,
 		Redact:   ex.secrets.String,
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -63,14 +62,14 @@ func (t *Lock) Check(ctx context.Context, env *Env) (Result, error) {
 	if held, ok := env.Shared.heldLock(t.Path); ok {
 		return Result{Msg: "already held by this run since " + held.since.Format("15:04:05")}, nil
 	}
-	f, err := os.OpenFile(t.Path, os.O_RDONLY, 0)
+	f, err := openLockFile(t.Path, os.O_RDONLY)
 	if errors.Is(err, os.ErrNotExist) {
 		return Result{Msg: "would lock " + t.Path + " (no run holds it: the file does not exist yet)"}, nil
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("lock: %w", err)
+		return Result{}, err
 	}
-	if err := lockFile(f, t.Path, syscall.LOCK_SH); err != nil {
+	if err := lockFile(f, t.Path, false); err != nil {
 		f.Close()
 		return Result{}, err
 	}
@@ -92,11 +91,11 @@ func (t *Lock) Apply(ctx context.Context, env *Env) (Result, error) {
 	// The file may be removed (a teardown removes its directory) or replaced
 	// between open and flock: then the lock guards nothing, so start again.
 	for attempt := 0; ; attempt++ {
-		f, err := os.OpenFile(t.Path, os.O_RDWR|os.O_CREATE, 0o600)
+		f, err := openLockFile(t.Path, os.O_RDWR|os.O_CREATE)
 		if err != nil {
-			return Result{}, fmt.Errorf("lock: %w", err)
+			return Result{}, err
 		}
-		if err := lockFile(f, t.Path, syscall.LOCK_EX); err != nil {
+		if err := lockFile(f, t.Path, true); err != nil {
 			f.Close()
 			return Result{}, err
 		}
@@ -124,24 +123,52 @@ func (t *Lock) prepare(env *Env) error {
 	return nil
 }
 
-// lockFile flocks f without waiting; when another process holds the lock the
-// error names it.
-func lockFile(f *os.File, path string, how int) error {
-	err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+// openLockFile opens the lock file at path, never through a symbolic link
+// (O_NOFOLLOW: the holder is written into the file, and emptied on release,
+// so a link would truncate whatever it points at) and only when it is a
+// regular file: a FIFO, device or directory is refused before it is opened
+// (and checked again on the open file, O_NONBLOCK, so that nothing blocks).
+func openLockFile(path string, flag int) (*os.File, error) {
+	if info, err := os.Lstat(path); err == nil && !info.Mode().IsRegular() {
+		return nil, notRegularError("lock", "path", path, info.Mode())
+	}
+	f, err := os.OpenFile(path, flag|openNoFollow, 0o600)
+	if err != nil {
+		if info, lerr := os.Lstat(path); lerr == nil && !info.Mode().IsRegular() {
+			return nil, notRegularError("lock", "path", path, info.Mode()) // replaced since the Lstat
+		}
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		f.Close()
+		return nil, notRegularError("lock", "path", path, info.Mode())
+	}
+	return f, nil
+}
+
+// lockFile locks f, exclusive or shared, without waiting; when another
+// process holds the lock the error names it.
+func lockFile(f *os.File, path string, exclusive bool) error {
+	ok, err := tryLock(f, exclusive)
 	switch {
-	case err == nil:
+	case ok:
 		return nil
-	case errors.Is(err, syscall.EWOULDBLOCK):
+	case err == nil:
 		return fmt.Errorf("lock: %s is locked by %s; wait for it or, if that process is gone, re-run: the lock is released when a process dies",
 			path, describeHolder(f, path))
 	}
-	return fmt.Errorf("lock: flock %s: %w", path, err)
+	return fmt.Errorf("lock: locking %s: %w", path, err)
 }
 
 // stillAt reports whether path still names the file f has open.
 func stillAt(f *os.File, path string) bool {
 	a, err1 := f.Stat()
-	b, err2 := os.Stat(path)
+	b, err2 := os.Lstat(path)
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
@@ -300,49 +327,6 @@ func readHolder(path string) lockHolder {
 	return h
 }
 
-// lockPids lists the pids the kernel says hold a flock on f's file (Linux
-// /proc/locks; nil elsewhere or when the holder is in another pid namespace).
-func lockPids(f *os.File) []int {
-	info, err := f.Stat()
-	if err != nil {
-		return nil
-	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil
-	}
-	dev := uint64(st.Dev)
-	major := (dev>>8)&0xfff | (dev>>32)&^uint64(0xfff)
-	minor := dev&0xff | (dev>>12)&^uint64(0xff)
-	want := fmt.Sprintf("%02x:%02x:%d", major, minor, st.Ino)
-	data, err := os.ReadFile("/proc/locks")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, line := range strings.Split(string(data), "\n") {
-		// 3: FLOCK  ADVISORY  WRITE 1452 fe:00:762143 0 EOF
-		fs := strings.Fields(line)
-		if len(fs) < 6 || fs[1] != "FLOCK" || fs[5] != want {
-			continue // waiters ("3: -> FLOCK ...") and other files
-		}
-		if pid, err := strconv.Atoi(fs[4]); err == nil && pid > 0 {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// procHolder describes a process from /proc.
-func procHolder(pid int) lockHolder {
-	h := lockHolder{pid: pid}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
-		h.command = commandLine(hideExtraVarValues(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")))
-	}
-	h.started = procStart(pid)
-	return h
-}
-
 // hideExtraVarValues hides the values of -e NAME=VALUE in another process's
 // command line: which of them are sensitive is not known here (the holder's
 // own record redacts exactly those).
@@ -361,39 +345,6 @@ func hideExtraVarValues(argv []string) []string {
 		}
 	}
 	return out
-}
-
-// procStart is when a process started: its start time in clock ticks after
-// boot (/proc/PID/stat field 22, USER_HZ = 100 on Linux) plus the boot time.
-func procStart(pid int) time.Time {
-	stat, err1 := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	sys, err2 := os.ReadFile("/proc/stat")
-	if err1 != nil || err2 != nil {
-		return time.Time{}
-	}
-	// The command (field 2) may hold spaces: count fields after its ')'.
-	i := strings.LastIndexByte(string(stat), ')')
-	if i < 0 {
-		return time.Time{}
-	}
-	fs := strings.Fields(string(stat)[i+1:])
-	if len(fs) < 20 {
-		return time.Time{}
-	}
-	ticks, err := strconv.ParseInt(fs[19], 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	for _, line := range strings.Split(string(sys), "\n") {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return time.Time{}
-			}
-			return time.Unix(boot, 0).Add(time.Duration(ticks) * (time.Second / 100))
-		}
-	}
-	return time.Time{}
 }
 
 // commandLine is argv as a shell would read it, the program by its base name.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -212,5 +213,52 @@ func TestHideExtraVarValues(t *testing.T) {
 	want := "zdplay run app.hcl -e password=(hidden) -e=token=(hidden) --extra-vars k=(hidden) -ex=(hidden) -e @vars.hcl -t upgrade"
 	if got := strings.Join(hideExtraVarValues(in), " "); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// A lock path that is a symbolic link is refused, by Check and Apply, and
+// what it points at is left as it was (it used to receive the holder, then
+// be emptied on release); so are a FIFO (without blocking) and a directory.
+func TestLockRefusesSymlinksAndNonRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim.txt")
+	writeFile(t, victim, "precious\n")
+	link := filepath.Join(dir, "state", ".zdplay.lock")
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../victim.txt", link); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.lock")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, what := range map[string]string{link: "is a symbolic link", fifo: "is a named pipe (FIFO)", dir: "is a directory"} {
+		for _, mode := range []string{"check", "apply"} {
+			env := lockEnv()
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				if mode == "check" {
+					_, err = (&Lock{Path: path}).Check(context.Background(), env)
+				} else {
+					_, err = (&Lock{Path: path}).Apply(context.Background(), env)
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "lock: path "+path+" "+what+", not a regular file") {
+					t.Errorf("%s %s: err = %v, want it refused (%s)", mode, path, err, what)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s %s: still blocked after 5s", mode, path)
+			}
+			env.Shared.Close()
+		}
+	}
+	if got := readString(t, victim); got != "precious\n" {
+		t.Fatalf("the symlink's target now holds %q", got)
 	}
 }

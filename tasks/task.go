@@ -60,6 +60,8 @@ type Env struct {
 	// Timeout is the task's timeout, which the runner also sets as the
 	// deadline of Check's and Apply's ctx; kinds that wait name it in errors.
 	Timeout time.Duration
+	// Diff asks for Result.Diff (--diff); without it kinds compute no diff.
+	Diff bool
 	// Redact hides the values of sensitive variables in s, as the runner
 	// does in what it prints. The runner redacts a task's Result itself;
 	// kinds call Redact on what they write elsewhere (the lock kind on the

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,9 +62,14 @@ func TestTemplateCheckWritesNothingButStages(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "out")
 	writeFile(t, dest, "v1\n")
 	r, err := (&Template{Src: "t.tmpl", Dest: dest}).Check(context.Background(), env)
-	if err != nil || !r.Changed {
+	if err != nil || !r.Changed || r.Msg != "would update "+dest {
 		t.Fatalf("check: %+v %v", r, err)
 	}
+	if r.Diff != "" {
+		t.Fatalf("a diff computed without --diff:\n%s", r.Diff)
+	}
+	env.Diff, env.Shared = true, &Shared{}
+	r, _ = (&Template{Src: "t.tmpl", Dest: dest}).Check(context.Background(), env)
 	if !strings.Contains(r.Diff, "-v1\n+v2\n") {
 		t.Fatalf("diff:\n%s", r.Diff)
 	}
@@ -114,8 +120,27 @@ func TestUnifiedDiff(t *testing.T) {
 	if unifiedDiff("a", "b", "same\n", "same\n") != "" {
 		t.Fatal("equal texts have a diff")
 	}
-	if d := unifiedDiff("/dev/null", "b", "", "new\n"); !strings.Contains(d, "@@ -0,0 +1,1 @@\n+new\n") {
+	if d := unifiedDiff("/dev/null", "b", "", "new\n"); !strings.Contains(d, "@@ -0,0 +1 @@\n+new\n") {
 		t.Fatalf("creation diff:\n%s", d)
+	}
+	// A file that differs only in its final newline shows a hunk, as diff -u.
+	want = "--- a\n+++ b\n@@ -1,2 +1,2 @@\n 1\n-2\n+2\n\\ No newline at end of file\n"
+	if got := unifiedDiff("a", "b", "1\n2\n", "1\n2"); got != want {
+		t.Fatalf("final newline dropped: got\n%q\nwant\n%q", got, want)
+	}
+	// Large files are diffed in linear memory and quickly (the LCS table
+	// took 3.25 GB for 20k lines).
+	var a, b strings.Builder
+	for i := range 50000 {
+		fmt.Fprintf(&a, "line %d\n", i)
+		if i%1000 == 0 {
+			fmt.Fprintf(&b, "changed %d\n", i)
+		} else {
+			fmt.Fprintf(&b, "line %d\n", i)
+		}
+	}
+	if d := unifiedDiff("a", "b", a.String(), b.String()); strings.Count(d, "\n@@ ") != 50 {
+		t.Fatalf("50k-line diff has %d hunks, want 50", strings.Count(d, "\n@@ "))
 	}
 }
 
