@@ -41,7 +41,7 @@ func LoadApp(ctx context.Context, file, project, service string) (*types.Project
 	p, err := LoadProject(ctx, file, project)
 	if err != nil {
 		if strings.Contains(err.Error(), "container_name") {
-			err = fmt.Errorf("%w; zdplay replicates service %s itself (%s_1, %s_2, ...): remove its container_name and deploy.replicas stays as the default replica count", err, service, service, service)
+			err = fmt.Errorf("%w; zdplay replicates service %s itself (%s_1, %s_2 and so on): remove its container_name (deploy.replicas stays the default replica count)", err, service, service, service)
 		}
 		return nil, App{}, err
 	}
@@ -51,7 +51,7 @@ func LoadApp(ctx context.Context, file, project, service string) (*types.Project
 		return nil, app, fmt.Errorf("compose file %s has no service %q (its services: %s): set -e service=NAME", file, service, strings.Join(p.ServiceNames(), ", "))
 	}
 	if svc.ContainerName != "" {
-		return nil, app, fmt.Errorf("service %s of %s sets container_name: %q, so it cannot be replicated (every replica would take that name); remove container_name from the service, zdplay names its replicas %s_1, %s_2, ...", service, file, svc.ContainerName, service, service)
+		return nil, app, fmt.Errorf("service %s of %s sets container_name: %q, so it cannot be replicated (every replica would take that name); remove container_name from the service, zdplay names its replicas %s_1, %s_2 and so on", service, file, svc.ContainerName, service, service)
 	}
 	if svc.Image == "" {
 		return nil, app, fmt.Errorf("service %s of %s has no image: zdplay rolls a service from one image tag to another; give it image: NAME:TAG (build it first, zdplay never pulls nor builds)", service, file)
