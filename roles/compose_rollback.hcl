@@ -27,20 +27,13 @@ task "compose_app" "app" {
 
 include "rollout" {
   vars = {
-    rolling_to        = local.target
-    fallback          = local.previous
-    parallelism       = 1
-    order             = "stop-first"
-    delay             = "0s"
-    monitor           = "0s"
-    failure_action    = "rollback"
-    max_failure_ratio = 0
-    services          = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
-    app_port          = app.outputs.app_port
-    health_path       = var.health_path
-    user_compose      = var.compose
-    service           = var.service
-    migrate           = []
+    rolling_to   = local.target
+    fallback     = local.previous
+    services     = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+    app_port     = app.outputs.app_port
+    health_path  = var.health_path
+    user_compose = var.compose
+    service      = var.service
   }
 }
 

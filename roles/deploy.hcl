@@ -46,11 +46,6 @@ include "rollout" {
     failure_action    = var.failure_action
     max_failure_ratio = var.max_failure_ratio
     services          = local.services
-    app_port          = 3000
-    health_path       = "/ping"
-    user_compose      = ""
-    service           = ""
-    migrate           = []
   }
 }
 

@@ -42,20 +42,9 @@ task "compose_check" "images and daemon" {
 
 include "rollout" {
   vars = {
-    rolling_to        = local.target
-    fallback          = local.previous
-    parallelism       = 1
-    order             = "stop-first"
-    delay             = "0s"
-    monitor           = "0s"
-    failure_action    = "rollback"
-    max_failure_ratio = 0
-    services          = local.services
-    app_port          = 3000
-    health_path       = "/ping"
-    user_compose      = ""
-    service           = ""
-    migrate           = []
+    rolling_to = local.target
+    fallback   = local.previous
+    services   = local.services
   }
 }
 

@@ -4,19 +4,64 @@
 # ones, never draining below replicas - parallelism serving; on a failure,
 # failure_action); these are the steps it runs for each decision. Shared by
 # app.hcl (deploy, rollback) and compose.hcl (compose_deploy,
-# compose_rollback), which include it with the locals:
-#
-#   rolling_to, fallback   the release to roll to, and back to on a failure
-#   parallelism, order, delay, monitor, failure_action, max_failure_ratio
-#   services               the replica services, e.g. ["app_1", "app_2"]
-#   app_port, health_path  where a replica answers when it is ready
-#   service, migrate       the user's service and its migration argv (compose.hcl)
-#   user_compose           "" (app.hcl: the stack is templates/
-#                          docker-compose.yml.tmpl) or the user's compose
-#                          file, rendered with its service as the replicas
-#
-# and, from the playbook, local.project, local.compose (the stack file),
-# local.conf (nginx's conf) and var.health_timeout.
+# compose_rollback), which include it with the params below; from the
+# playbook it reads local.project, local.dir, local.compose (the stack
+# file), local.conf (nginx's conf), var.port, var.proxy_image and
+# var.health_timeout.
+
+param "rolling_to" {
+  description = "the release to roll every replica to"
+}
+param "fallback" {
+  description = "the release a failure returns to (the same as rolling_to: none)"
+}
+param "services" {
+  type        = list(string)
+  description = "the replica services, in order"
+}
+param "parallelism" {
+  type    = number
+  default = 1
+}
+param "order" {
+  default = "stop-first"
+}
+param "delay" {
+  default = "0s"
+}
+param "monitor" {
+  default = "0s"
+}
+param "failure_action" {
+  default = "rollback"
+}
+param "max_failure_ratio" {
+  type    = number
+  default = 0
+}
+param "app_port" {
+  type        = number
+  default     = 3000
+  description = "where a replica listens inside its container"
+}
+param "health_path" {
+  default     = "/ping"
+  description = "what answers 200 when a replica is ready"
+}
+param "user_compose" {
+  default     = ""
+  description = "\"\": the stack is templates/docker-compose.yml.tmpl (app.hcl); else the user's compose file, rendered with its service as the replicas"
+}
+param "service" {
+  default     = ""
+  description = "the user's service (compose.hcl)"
+}
+param "migrate" {
+  type        = list(string)
+  default     = []
+  description = "its migration argv (compose.hcl)"
+}
+
 rollout "replicas" {
   replicas          = local.services
   release           = local.rolling_to

@@ -87,6 +87,11 @@ func (ex *executor) preflightSteps(steps []Step, locals map[string]cty.Value, se
 				}
 			}
 			if ok {
+				var err error
+				inner, err = ex.withParams(r, s, inner)
+				ok = add(err)
+			}
+			if ok {
 				diags = append(diags, ex.preflightRole(r, inner, seen)...)
 			}
 		}

@@ -78,7 +78,8 @@ var (
 )
 
 func withHandlers(s *hcl.BodySchema) *hcl.BodySchema {
-	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: blockHandler, LabelNames: []string{"kind", "name"}})
+	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: blockHandler, LabelNames: []string{"kind", "name"}},
+		hcl.BlockHeaderSchema{Type: blockParam, LabelNames: []string{"name"}})
 	return s
 }
 
@@ -140,6 +141,7 @@ type Role struct {
 	Vars      hcl.Expression
 	Steps     []Step
 	Handlers  []*TaskDecl
+	Params    []*Param // a module's interface: what an include gives it
 	DeclRange hcl.Range
 }
 
@@ -273,6 +275,7 @@ func Load(file string) (*Playbook, hcl.Diagnostics) {
 	diags = append(diags, pb.loadRoleFiles()...)
 	if !diags.HasErrors() {
 		diags = append(diags, pb.validate()...)
+		diags = append(diags, pb.checkParams()...)
 	}
 	return pb, diags
 }
@@ -525,6 +528,15 @@ func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range)
 	}
 	if a, ok := content.Attributes["vars"]; ok {
 		r.Vars = a.Expr
+	}
+	for _, b := range content.Blocks.OfType(blockParam) {
+		p, d := decodeParam(b)
+		diags = append(diags, d...)
+		if prev := r.param(p.Name); prev != nil {
+			diags = append(diags, duplicate("param", p.Name, prev.DeclRange, p.DeclRange))
+			continue
+		}
+		r.Params = append(r.Params, p)
 	}
 	for _, b := range content.Blocks {
 		if b.Type == blockHandler {

@@ -459,6 +459,9 @@ func (ex *executor) runInclude(ctx context.Context, inc *Include, f frame) error
 			}
 		}
 	}
+	if inner.locals, err = ex.withParams(r, inc, inner.locals); err != nil {
+		return err
+	}
 	return ex.runSteps(ctx, r.Steps, inner)
 }
 

@@ -321,6 +321,9 @@ func (rs *roleScopes) of(name string) *localScope {
 	if !addVarsKeys(rs.pb.Roles[name].Vars, sc.keys) {
 		sc.any = true
 	}
+	for _, p := range rs.pb.Roles[name].Params {
+		sc.keys[p.Name] = true // given by every include, or defaulted
+	}
 	rs.memo[name] = sc
 	return sc
 }
