@@ -360,6 +360,9 @@ func (r *rolloutRun) done() error {
 	}
 	res.Status = StatusOK
 	res.Msg = fmt.Sprintf("every replica (%d) at %s, serving", len(r.spec.replicas), r.spec.release)
+	if r.ex.opts.Check && len(parts) > 0 {
+		res.Msg = fmt.Sprintf("would bring every replica (%d) to %s", len(r.spec.replicas), r.spec.release)
+	}
 	if len(parts) > 0 {
 		res.Status = StatusChanged
 		res.Msg += ": " + strings.Join(parts, "; ")
