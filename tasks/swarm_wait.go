@@ -76,7 +76,7 @@ func (t *SwarmWait) Apply(ctx context.Context, env *Env) (Result, error) {
 		}
 		select {
 		case <-ctx.Done():
-			failed, _ := swarmstack.FailedTasks(context.Background(), c, t.Service)
+			failed, _ := swarmstack.FailedTasks(context.Background(), c, t.Service, t.Image)
 			return Result{}, fmt.Errorf("swarm_wait: service %s: %d of %d tasks ready after %s; not ready:\n  %s%s",
 				t.Service, st.Ready, st.Wanted, time.Since(start).Round(time.Millisecond), strings.Join(st.Pending, "\n  "), failed)
 		case <-time.After(250 * time.Millisecond):

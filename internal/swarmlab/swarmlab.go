@@ -415,8 +415,7 @@ func (l *Lab) swarm(ctx context.Context) error {
 		DefaultAddrPool: []netip.Prefix{netip.MustParsePrefix("10.200.0.0/16")},
 		SubnetSize:      24,
 		Spec: swarm.Spec{
-			// Few old tasks kept: a test lists a service's tasks often.
-			Orchestration: swarm.OrchestrationConfig{TaskHistoryRetentionLimit: ptr(int64(2))},
+			Orchestration: swarm.OrchestrationConfig{TaskHistoryRetentionLimit: ptr(int64(5))},
 			Dispatcher:    swarm.DispatcherConfig{HeartbeatPeriod: 2 * time.Second},
 		},
 	}); err != nil {

@@ -2,11 +2,13 @@ package swarmstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"net/http"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -82,6 +84,7 @@ type Change struct {
 	// Rollback marks an asked-for rollback: rollback_completed is its
 	// success.
 	Rollback  bool
+	Image     string // the image the update rolls to
 	Before    swarm.Version // the service's version before the update
 	StartedAt *time.Time    // its UpdateStatus.StartedAt before the update
 }
@@ -186,7 +189,7 @@ func Deploy(ctx context.Context, c client.APIClient, st *Stack, check bool) ([]C
 		} else {
 			what += ": spec changed"
 		}
-		ch := Change{What: what, Service: spec.Name, Before: cur.Version, Rolling: taskChanged(cur.Spec, spec)}
+		ch := Change{What: what, Service: spec.Name, Image: s.Image(), Before: cur.Version, Rolling: taskChanged(cur.Spec, spec)}
 		if cur.UpdateStatus != nil {
 			ch.StartedAt = cur.UpdateStatus.StartedAt
 		}
@@ -267,7 +270,7 @@ func UpdateImage(ctx context.Context, c client.APIClient, service, image string,
 	if sameImage(curImage, image) && (uc == nil || cur.Spec.UpdateConfig != nil && *cur.Spec.UpdateConfig == *uc) {
 		return Change{What: cur.Spec.Name + " runs " + image, Service: cur.Spec.Name}, false, nil
 	}
-	ch := Change{What: "updated service " + cur.Spec.Name + ": image " + curImage + " -> " + image, Service: cur.Spec.Name, Rolling: !sameImage(curImage, image)}
+	ch := Change{What: "updated service " + cur.Spec.Name + ": image " + curImage + " -> " + image, Service: cur.Spec.Name, Image: image, Rolling: !sameImage(curImage, image)}
 	if check {
 		return ch, true, nil
 	}
@@ -299,7 +302,7 @@ func Rollback(ctx context.Context, c client.APIClient, service string) (Change, 
 	}
 	prev := cur.PreviousSpec.TaskTemplate.ContainerSpec.Image
 	ch := Change{What: "rolled back " + cur.Spec.Name + ": image " + cur.Spec.TaskTemplate.ContainerSpec.Image + " -> " + prev,
-		Service: cur.Spec.Name, Rolling: true, Rollback: true}
+		Service: cur.Spec.Name, Image: prev, Rolling: true, Rollback: true}
 	for attempt := 0; ; attempt++ {
 		ch.Before, ch.StartedAt = cur.Version, nil
 		if cur.UpdateStatus != nil {
@@ -335,17 +338,26 @@ var ErrUpdateFailed = errors.New("update failed")
 func Follow(ctx context.Context, c client.APIClient, ch Change, progress func(string, ...any)) (Outcome, error) {
 	start := time.Now()
 	last := ""
+	var messages []string // every distinct message of this update, in order
 	for {
 		res, err := c.ServiceInspect(ctx, ch.Service, client.ServiceInspectOptions{})
 		if err != nil {
 			return Outcome{}, err
 		}
-		us := res.Service.UpdateStatus
+		svc := res.Service
+		if !ch.Rollback && svc.Version.Index > ch.Before.Index && svc.PreviousSpec != nil && sameTasks(svc.Spec.TaskTemplate, svc.PreviousSpec.TaskTemplate) {
+			// The manager's own copies of the spec before and after: the
+			// update changed nothing the tasks run (a label, the replica
+			// count, the update_config), so no rolling update follows.
+			return Outcome{State: swarm.UpdateStateCompleted, Message: "tasks unchanged", Elapsed: time.Since(start)}, nil
+		}
+		us := svc.UpdateStatus
 		fresh := us != nil && us.StartedAt != nil && (ch.StartedAt == nil || us.StartedAt.After(*ch.StartedAt))
 		if fresh {
 			if s := string(us.State) + ": " + us.Message; s != last {
 				last = s
 				progress("%s %s", ch.Service, s)
+				messages = append(messages, us.Message)
 			}
 			out := Outcome{State: us.State, Message: us.Message, Elapsed: time.Since(start)}
 			if ch.Rollback && us.State == swarm.UpdateStateRollbackCompleted {
@@ -355,8 +367,11 @@ func Follow(ctx context.Context, c client.APIClient, ch Change, progress func(st
 			case swarm.UpdateStateCompleted:
 				return out, nil
 			case swarm.UpdateStatePaused, swarm.UpdateStateRollbackCompleted, swarm.UpdateStateRollbackPaused:
-				detail, _ := FailedTasks(ctx, c, ch.Service)
-				return out, fmt.Errorf("%w: service %s: %s: %s%s", ErrUpdateFailed, ch.Service, us.State, us.Message, detail)
+				detail := namedTasks(ctx, c, ch.Service, messages)
+				if detail == "" {
+					detail, _ = FailedTasks(ctx, c, ch.Service, ch.Image)
+				}
+				return out, fmt.Errorf("%w: service %s: %s (%s)%s", ErrUpdateFailed, ch.Service, us.State, strings.Join(messages, "; then "), detail)
 			}
 		}
 		select {
@@ -365,11 +380,49 @@ func Follow(ctx context.Context, c client.APIClient, ch Change, progress func(st
 			if fresh {
 				state = string(us.State) + ": " + us.Message
 			}
-			detail, _ := FailedTasks(context.Background(), c, ch.Service)
+			detail, _ := FailedTasks(context.Background(), c, ch.Service, ch.Image)
 			return Outcome{Elapsed: time.Since(start)}, fmt.Errorf("service %s: update not finished after %s (%s)%s", ch.Service, time.Since(start).Round(time.Millisecond), state, detail)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+var taskIDPattern = regexp.MustCompile(`\btask ([a-z0-9]{25})\b`)
+
+// namedTasks describes the tasks that the update's messages name ("update
+// paused due to failure or early termination of task ID"), with their node,
+// state, error and image, and where to look next.
+func namedTasks(ctx context.Context, c client.APIClient, service string, messages []string) string {
+	seen := map[string]bool{}
+	nodes := nodeNames(ctx, c)
+	var b strings.Builder
+	for _, m := range messages {
+		for _, match := range taskIDPattern.FindAllStringSubmatch(m, -1) {
+			id := match[1]
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			res, err := c.TaskInspect(ctx, id, client.TaskInspectOptions{})
+			if err != nil {
+				continue // already pruned by the task history limit
+			}
+			t := res.Task
+			fmt.Fprintf(&b, "\n  failed task %s (%s) on node %s, image %s: now %s%s", TaskName(service, t), Short(t.ID), nodes[t.NodeID],
+				t.Spec.ContainerSpec.Image, t.Status.State, prefixed(joinLines([]string{t.Status.Err, t.Status.Message})))
+			if cs := t.Status.ContainerStatus; cs != nil && cs.ContainerID != "" {
+				fmt.Fprintf(&b, "\n    see `docker logs %s` and `docker inspect --format '{{json .State.Health}}' %s` on that node", Short(cs.ContainerID), Short(cs.ContainerID))
+			}
+		}
+	}
+	return b.String()
+}
+
+// sameTasks compares two task templates as the manager stores them.
+func sameTasks(a, b swarm.TaskSpec) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
 }
 
 // nodeNames maps node IDs to "hostname (address)".
@@ -393,10 +446,12 @@ func TaskName(service string, t swarm.Task) string {
 	return service + "." + Short(t.NodeID)
 }
 
-// FailedTasks describes the service's tasks that failed or were rejected
-// (newest first, at most 5), each with its node: "\n  task s_app.2 (id) on
-// node host (10.89.0.12, abc): failed: task: non-zero exit (1)".
-func FailedTasks(ctx context.Context, c client.APIClient, service string) (string, error) {
+// FailedTasks describes the service's tasks that failed or were rejected,
+// and those at image (the release being rolled to, "" for none) that no
+// longer run (newest first, at most 5), each with its node: "\n  task
+// s_app.2 (id) on node host (10.89.0.12, abc): failed: task: non-zero exit
+// (1) (image ...)".
+func FailedTasks(ctx context.Context, c client.APIClient, service, image string) (string, error) {
 	tasks, err := c.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", service)})
 	if err != nil {
 		return "", err
@@ -406,7 +461,8 @@ func FailedTasks(ctx context.Context, c client.APIClient, service string) (strin
 	var b strings.Builder
 	n := 0
 	for _, t := range tasks.Items {
-		if t.Status.State != swarm.TaskStateFailed && t.Status.State != swarm.TaskStateRejected && t.Status.Err == "" {
+		stopped := image != "" && sameImage(t.Spec.ContainerSpec.Image, image) && t.DesiredState != swarm.TaskStateRunning
+		if t.Status.State != swarm.TaskStateFailed && t.Status.State != swarm.TaskStateRejected && t.Status.Err == "" && !stopped {
 			continue
 		}
 		if n++; n > 5 {
