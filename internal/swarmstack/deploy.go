@@ -84,7 +84,7 @@ type Change struct {
 	// Rollback marks an asked-for rollback: rollback_completed is its
 	// success.
 	Rollback  bool
-	Image     string // the image the update rolls to
+	Image     string        // the image the update rolls to
 	Before    swarm.Version // the service's version before the update
 	StartedAt *time.Time    // its UpdateStatus.StartedAt before the update
 }
