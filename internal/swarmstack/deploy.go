@@ -360,8 +360,16 @@ func Follow(ctx context.Context, c client.APIClient, ch Change, progress func(st
 				messages = append(messages, us.Message)
 			}
 			out := Outcome{State: us.State, Message: us.Message, Elapsed: time.Since(start)}
-			if ch.Rollback && us.State == swarm.UpdateStateRollbackCompleted {
-				return out, nil
+			if us.State == swarm.UpdateStateRollbackCompleted {
+				// Swarm says so once the last task is started, not once it
+				// is healthy: wait until every task runs again.
+				if err := waitRunning(ctx, c, ch.Service); err != nil {
+					return out, err
+				}
+				out.Elapsed = time.Since(start)
+				if ch.Rollback {
+					return out, nil
+				}
 			}
 			switch us.State {
 			case swarm.UpdateStateCompleted:
@@ -416,6 +424,21 @@ func namedTasks(ctx context.Context, c client.APIClient, service string, message
 		}
 	}
 	return b.String()
+}
+
+// waitRunning waits until every task of the service runs its spec's image.
+func waitRunning(ctx context.Context, c client.APIClient, service string) error {
+	for {
+		st, err := Tasks(ctx, c, service, "")
+		if err == nil && st.Ready >= st.Wanted && len(st.Pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("service %s: rolled back, but not every task runs yet: %s", service, strings.Join(st.Pending, "; "))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // sameTasks compares two task templates as the manager stores them.
