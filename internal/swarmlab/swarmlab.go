@@ -187,7 +187,7 @@ func Up(ctx context.Context, o Options) (lab *Lab, err error) {
 // hostStorageDriver is the host engine's storage driver (docker info): a
 // node's data root sits on the same filesystem.
 func hostStorageDriver(ctx context.Context) (string, error) {
-	c, err := client.New(client.WithHostFromEnv(), client.WithAPIVersionNegotiation())
+	c, err := client.New(client.WithHostFromEnv())
 	if err != nil {
 		return "", err
 	}
@@ -331,13 +331,13 @@ func startDaemon(ctx context.Context, n Node, i int, driver string) error {
 
 // Client is a connection to n's daemon (API version negotiated).
 func (n Node) Client() (*client.Client, error) {
-	return client.New(client.WithHost(n.Host()), client.WithAPIVersionNegotiation())
+	return client.New(client.WithHost(n.Host()))
 }
 
 // LoadImages saves the images from the host engine once and loads them into
 // every node at once.
 func (l *Lab) LoadImages(ctx context.Context, images ...string) error {
-	host, err := client.New(client.WithHostFromEnv(), client.WithAPIVersionNegotiation())
+	host, err := client.New(client.WithHostFromEnv())
 	if err != nil {
 		return err
 	}

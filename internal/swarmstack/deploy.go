@@ -31,7 +31,7 @@ func Connect(ctx context.Context, host string) (*client.Client, error) {
 	if host == "" {
 		host = client.DefaultDockerHost
 	}
-	opts := []client.Opt{client.WithAPIVersionNegotiation()}
+	var opts []client.Opt // the API version is negotiated (the default), forced by the ping below
 	if strings.HasPrefix(host, "ssh://") {
 		helper, err := connhelper.GetConnectionHelper(host)
 		if err != nil {
