@@ -167,7 +167,8 @@ func (s *swarmStack) wantRelease(version string) {
 // the nodes; a converged re-run changes nothing; an upgrade fails no
 // request; an on-demand rollback neither; a release that never turns
 // healthy is rolled back by Swarm, fails the run (exit 1) and no request; a
-// node drained under load moves its task and fails no request; teardown
+// node drained under load moves its task and fails no request; swarm_update
+// alone (start-first) neither, and changes nothing run again; teardown
 // leaves nothing of the stack.
 func TestSwarmStack(t *testing.T) {
 	s := newSwarmStack(t)
@@ -175,7 +176,10 @@ func TestSwarmStack(t *testing.T) {
 	t.Run("provision spreads the replicas", func(t *testing.T) {
 		s.t = t
 		recap := s.mustRun("provision")
-		t.Logf("provision: %s", recap.Summary())
+		t.Logf("provision: %s in %s", recap.Summary(), recap.Elapsed.Round(10*time.Millisecond))
+		for _, r := range recap.Tasks {
+			t.Logf("  %s %q %s: %s", r.Kind, r.Name, r.Duration.Round(time.Millisecond), r.Msg)
+		}
 		byNode, _ := s.appTasks()
 		if len(byNode) != 3 {
 			t.Fatalf("app tasks by node: %v, want one on each of 3 nodes", byNode)
@@ -260,6 +264,37 @@ func TestSwarmStack(t *testing.T) {
 		})
 		setAvailability(swarm.NodeAvailabilityActive)
 		wantNoFailure(t, report, "the drain")
+	})
+
+	t.Run("swarm_update start-first under load", func(t *testing.T) {
+		s.t = t
+		pb, diags := runner.Load("../testdata/playbooks/swarm/update.hcl")
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		update := func() (*runner.Recap, error) {
+			recap, diags, err := runner.Run(context.Background(), pb, runner.Options{Printer: &runner.TextPrinter{W: s.log},
+				ExtraVars: []string{"docker_host=" + s.lab.Manager().Host(), "service=" + swarmProject + "_app", "image=zdplay-demo/app:0.0.2"}})
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			return recap, err
+		}
+		var took time.Duration
+		report := s.underLoad(func() {
+			start := time.Now()
+			if _, err := update(); err != nil {
+				t.Fatalf("swarm_update: %v\n%s", err, s.log)
+			}
+			took = time.Since(start)
+		})
+		t.Logf("swarm_update of 3 replicas 0.0.1 -> 0.0.2, order=start-first: %s", took.Round(10*time.Millisecond))
+		wantNoFailure(t, report, "swarm_update")
+		s.wantRelease("0.0.2")
+		recap, err := update()
+		if err != nil || recap.Changed != 0 {
+			t.Fatalf("swarm_update again: %v, %s", err, recap.Summary())
+		}
 	})
 
 	t.Run("teardown", func(t *testing.T) {
