@@ -11,7 +11,8 @@ import (
 )
 
 // SwarmWait waits until every task of a Swarm service that should run does,
-// at the wanted image (default: the service's), and as many as its replicas:
+// at the wanted image (default: the service's), as many as its replicas,
+// and no task told to stop still runs (so only the wanted image answers):
 // Swarm reports a task whose container has a health check as running only
 // once that check passed, so a running task is a healthy one. It changes
 // nothing (Changed is always false); it fails at its timeout listing the

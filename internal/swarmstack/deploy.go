@@ -507,9 +507,11 @@ type TaskState struct {
 	Pending []string // the others that should run: "s_app.2 on node ...: starting (image ...)"
 }
 
-// Tasks says how many of a service's tasks run image and are ready. Swarm
-// reports a task whose container has a health check as running only once
-// the check passed, so running means healthy.
+// Tasks says how many of a service's tasks run image and are ready, and
+// lists the others: those that should run but do not yet (or at another
+// image), and those told to stop that still run. Swarm reports a task whose
+// container has a health check as running only once the check passed, so
+// running means healthy.
 func Tasks(ctx context.Context, c client.APIClient, service, image string) (TaskState, error) {
 	res, err := c.ServiceInspect(ctx, service, client.ServiceInspectOptions{})
 	if err != nil {
@@ -519,9 +521,21 @@ func Tasks(ctx context.Context, c client.APIClient, service, image string) (Task
 	if image == "" {
 		image = svc.Spec.TaskTemplate.ContainerSpec.Image
 	}
-	tasks, err := c.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.ID).Add("desired-state", "running")})
+	all, err := c.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.ID)})
 	if err != nil {
 		return TaskState{}, err
+	}
+	var tasks client.TaskListResult
+	var stopping []swarm.Task
+	for _, t := range all.Items {
+		switch {
+		case t.DesiredState == swarm.TaskStateRunning:
+			tasks.Items = append(tasks.Items, t)
+		case t.Status.State == swarm.TaskStateRunning:
+			// Told to stop (out of DNS already) but still running: it
+			// stops within its grace, and until then may still answer.
+			stopping = append(stopping, t)
+		}
 	}
 	var st TaskState
 	if r := svc.Spec.Mode.Replicated; r != nil && r.Replicas != nil {
@@ -538,6 +552,10 @@ func Tasks(ctx context.Context, c client.APIClient, service, image string) (Task
 		}
 		st.Pending = append(st.Pending, fmt.Sprintf("%s (%s) on node %s: %s%s (image %s)", TaskName(svc.Spec.Name, t), Short(t.ID), nodes[t.NodeID],
 			t.Status.State, prefixed(joinLines([]string{t.Status.Err, t.Status.Message})), img))
+	}
+	for _, t := range stopping {
+		st.Pending = append(st.Pending, fmt.Sprintf("%s (%s) on node %s: still stopping (image %s)", TaskName(svc.Spec.Name, t), Short(t.ID), nodes[t.NodeID],
+			t.Spec.ContainerSpec.Image))
 	}
 	sort.Strings(st.Pending)
 	return st, nil
