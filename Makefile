@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/zdplay
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build images tools test demo bench lint fuzz clean
+.PHONY: build images tools test demo bench lint fuzz clean swarm-lab swarm-lab-down
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/zdplay
@@ -41,6 +41,15 @@ bench: build images
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./runner ./internal/... 2>&1 | tee bench/go-bench.txt
 	bash bench/install-ansible.sh
 	$(GO) run ./bench $(BENCHFLAGS)
+
+# A 3-node Docker Swarm on this machine for trying playbooks/swarm.hcl (each
+# node a dockerd in its own network namespace; needs root): prints each
+# node's DOCKER_HOST. `make swarm-lab-down` removes it all.
+swarm-lab: images
+	bash testdata/swarm/lab.sh up
+
+swarm-lab-down:
+	bash testdata/swarm/lab.sh down
 
 lint:
 	@$(GO) mod tidy -diff || (echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1)

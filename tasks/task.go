@@ -86,6 +86,9 @@ type Shared struct {
 
 	stagedMu sync.Mutex
 	staged   map[string][]byte
+
+	// swarm holds the connections of the swarm_* kinds, one per docker_host.
+	swarm swarmConns
 }
 
 // Stage records, in --check mode, what a task would have written to path, so
@@ -137,6 +140,7 @@ func (s *Shared) Docker(ctx context.Context) (*docker.Client, error) {
 // Close releases what the run opened.
 func (s *Shared) Close() error {
 	s.releaseLocks()
+	s.swarm.close()
 	if s.docker != nil {
 		return s.docker.Close()
 	}
