@@ -14,7 +14,9 @@ type Printer interface {
 	Play(name string)
 	Role(name string)
 	TaskStart(r *TaskResult)
-	Progress(msg string)
+	// Progress is a live step of the task titled title: parallel tasks
+	// each report under their own title.
+	Progress(title, msg string)
 	Note(msg string)
 	TaskDone(r *TaskResult, diff bool)
 	Recap(r *Recap)
@@ -25,7 +27,7 @@ type discardPrinter struct{}
 func (discardPrinter) Play(string)                {}
 func (discardPrinter) Role(string)                {}
 func (discardPrinter) TaskStart(*TaskResult)      {}
-func (discardPrinter) Progress(string)            {}
+func (discardPrinter) Progress(string, string)    {}
 func (discardPrinter) Note(string)                {}
 func (discardPrinter) TaskDone(*TaskResult, bool) {}
 func (discardPrinter) Recap(*Recap)               {}
@@ -94,11 +96,11 @@ func (p *TextPrinter) TaskStart(r *TaskResult) {
 
 // Progress shows a task's live step on a terminal; plain output stays quiet
 // so that logs hold one line per task.
-func (p *TextPrinter) Progress(msg string) {
+func (p *TextPrinter) Progress(title, msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.Live {
-		fmt.Fprint(p.W, "\r\x1b[2K"+p.paint(ansiDim, "  ...      "+p.current+": "+msg))
+		fmt.Fprint(p.W, "\r\x1b[2K"+p.paint(ansiDim, "  ...      "+title+": "+msg))
 		p.liveLine = true
 	}
 }
@@ -172,7 +174,7 @@ var _ Printer = JSONPrinter{}
 func (JSONPrinter) Play(string)                {}
 func (JSONPrinter) Role(string)                {}
 func (JSONPrinter) TaskStart(*TaskResult)      {}
-func (JSONPrinter) Progress(string)            {}
+func (JSONPrinter) Progress(string, string)    {}
 func (JSONPrinter) Note(string)                {}
 func (JSONPrinter) TaskDone(*TaskResult, bool) {}
 

@@ -160,8 +160,10 @@ func (p redactingPrinter) TaskStart(r *TaskResult) {
 	r.Item = p.secrets.String(r.Item)
 	p.Printer.TaskStart(r)
 }
-func (p redactingPrinter) Progress(msg string) { p.Printer.Progress(p.secrets.String(msg)) }
-func (p redactingPrinter) Note(msg string)     { p.Printer.Note(p.secrets.String(msg)) }
+func (p redactingPrinter) Progress(title, msg string) {
+	p.Printer.Progress(p.secrets.String(title), p.secrets.String(msg))
+}
+func (p redactingPrinter) Note(msg string) { p.Printer.Note(p.secrets.String(msg)) }
 func (p redactingPrinter) TaskDone(r *TaskResult, diff bool) {
 	r.redact(p.secrets)
 	p.Printer.TaskDone(r, diff)

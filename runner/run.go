@@ -584,6 +584,8 @@ func (ex *executor) runTask(ctx context.Context, t *TaskDecl, f frame) error {
 	}
 	ex.printer.TaskStart(r)
 	env := ex.env(t, f)
+	title := r.Title() // with its item: parallel tasks report apart
+	env.Progress = func(format string, args ...any) { ex.printer.Progress(title, fmt.Sprintf(format, args...)) }
 	env.Timeout = timeout
 	start := time.Now()
 	var res tasks.Result
@@ -728,12 +730,14 @@ func itemLabel(each cty.Value) string {
 
 func (ex *executor) env(t *TaskDecl, f frame) *tasks.Env {
 	return &tasks.Env{
-		BaseDir:  t.BaseDir,
-		Vars:     ex.data.forLocals(f.locals),
-		Progress: func(format string, args ...any) { ex.printer.Progress(fmt.Sprintf(format, args...)) },
-		Shared:   ex.shared,
-		Diff:     ex.opts.Diff,
-		Redact:   ex.secrets.String,
+		BaseDir: t.BaseDir,
+		Vars:    ex.data.forLocals(f.locals),
+		Progress: func(format string, args ...any) {
+			ex.printer.Progress(t.Kind+" "+quote(t.Name), fmt.Sprintf(format, args...))
+		},
+		Shared: ex.shared,
+		Diff:   ex.opts.Diff,
+		Redact: ex.secrets.String,
 	}
 }
 
