@@ -7,10 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,56 +25,9 @@ type blueGreen struct{ *deploy }
 
 func newBlueGreen(t *testing.T, vars ...string) *blueGreen {
 	t.Helper()
-	if skipReason != "" {
-		t.Skip(skipReason)
-	}
-	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(strings.TrimPrefix(t.Name(), "TestBlueGreen"), ""))
-	d := &deploy{
-		t:       t,
-		project: fmt.Sprintf("zdbg-%.20s-%04x", name, rand.IntN(1<<16)),
-		port:    freePort(t),
-		dir:     t.TempDir(),
-		log:     &bytes.Buffer{},
-	}
-	d.vars = append([]string{"project=" + d.project, fmt.Sprintf("port=%d", d.port), "dir=" + d.dir}, vars...)
-	b := &blueGreen{d}
-	t.Cleanup(func() {
-		if _, err := b.run("teardown"); err != nil {
-			t.Errorf("teardown: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("zdplay output:\n%s", d.log)
-		}
-	})
-	return b
-}
-
-// run runs bluegreen.hcl with the given tags and extra -e values.
-func (b *blueGreen) run(tags string, vars ...string) (*runner.Recap, error) {
-	return b.runOpts(runner.Options{Selection: runner.Selection{Tags: []string{tags}}}, vars...)
-}
-
-func (b *blueGreen) runOpts(opts runner.Options, vars ...string) (*runner.Recap, error) {
-	pb, diags := runner.Load("bluegreen.hcl")
-	if diags.HasErrors() {
-		b.t.Fatal(diags)
-	}
-	opts.ExtraVars = append(append([]string{}, b.vars...), vars...)
-	opts.Printer = &runner.TextPrinter{W: b.log}
-	recap, diags, err := runner.Run(context.Background(), pb, opts)
-	if diags.HasErrors() {
-		b.t.Fatal(diags)
-	}
-	return recap, err
-}
-
-func (b *blueGreen) mustRun(tags string, vars ...string) *runner.Recap {
-	b.t.Helper()
-	recap, err := b.run(tags, vars...)
-	if err != nil {
-		b.t.Fatalf("zdplay run bluegreen.hcl -t %s %v: %v\n%s", tags, vars, err, b.log)
-	}
-	return recap
+	d := newDeploy(t, vars...)
+	d.playbook = "bluegreen.hcl" // its teardown too
+	return &blueGreen{d}
 }
 
 // state reads a state file under dir ("" when it does not exist).
