@@ -34,8 +34,11 @@ rollout "replicas" {
 
   # The batch (or the replicas to retire) out of the upstream; the reload
   # returns once nginx's old workers are gone, so nothing reaches them.
+  # With var.proxy = "haproxy", no reload: haproxy_upstream drains them over
+  # the runtime API and returns once their sessions are 0.
   drain {
     task "template" "drain" {
+      when = var.proxy == "nginx"
       src  = "../templates/nginx.conf.tmpl"
       dest = local.conf
       vars = { upstream = rollout.upstream }
@@ -45,7 +48,13 @@ rollout "replicas" {
       project  = var.project
       services = ["proxy"]
     }
+    task "haproxy_upstream" "drain" {
+      when     = var.proxy == "haproxy"
+      socket   = local.haproxy_socket
+      upstream = rollout.upstream
+    }
     task "proxy_reload" "drain" {
+      when    = var.proxy == "nginx"
       file    = local.compose
       project = var.project
       conf    = local.conf
@@ -80,12 +89,19 @@ rollout "replicas" {
   # not wait for nginx's old workers (the next drain does), unless they
   # may have none to send to (a heal: every replica was down, or new).
   undrain {
+    task "haproxy_upstream" "undrain" {
+      when     = var.proxy == "haproxy"
+      socket   = local.haproxy_socket
+      upstream = rollout.upstream
+    }
     task "template" "undrain" {
+      when = var.proxy == "nginx"
       src  = "../templates/nginx.conf.tmpl"
       dest = local.conf
       vars = { upstream = rollout.upstream }
     }
     task "proxy_reload" "undrain" {
+      when             = var.proxy == "nginx"
       file             = local.compose
       project          = var.project
       conf             = local.conf

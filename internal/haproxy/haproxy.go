@@ -248,3 +248,20 @@ func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
 }
+
+// Wait retries `show info` on socket until it answers or timeout passes:
+// a proxy just started binds its sockets a moment later.
+func Wait(ctx context.Context, socket string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := command(ctx, socket, "show info")
+		if err == nil || !errors.Is(err, ErrNoSocket) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
