@@ -189,10 +189,18 @@ func (t *HaproxyUpstream) plan(have []haproxy.Server, want []upstreamServer, slo
 		if _, ok := keep[w.name]; ok {
 			continue
 		}
-		for _, s := range have {
-			if !used[s.Name] {
-				keep[w.name], used[s.Name] = s.Name, true
-				break
+		// A free slot: preferably one in maintenance that no replica held,
+		// then any not taken (one held by a replica no longer listed).
+		recorded := map[string]bool{}
+		for _, slot := range slots {
+			recorded[slot] = true
+		}
+		for pass := 0; pass < 2 && keep[w.name] == ""; pass++ {
+			for _, s := range have {
+				if !used[s.Name] && (pass == 1 || (s.Maint() && !recorded[s.Name])) {
+					keep[w.name], used[s.Name] = s.Name, true
+					break
+				}
 			}
 		}
 		if _, ok := keep[w.name]; !ok {
