@@ -97,3 +97,28 @@ func TestHaproxyUpgradePOSTClients(t *testing.T) {
 	wantCleanSwitch(t, report, "the upgrade under POST clients", "0.0.1", "0.0.2")
 	wantNoRetry(t, report)
 }
+
+// A changed haproxy.cfg (here fewer slots) is reloaded: the new worker takes
+// the listeners and the slots' state over and no request fails. It is not
+// free: HAProxy 2.6's old worker closes its idle client keep-alive
+// connections (a GET client retries; idle-close-on-response, which would
+// keep them, came with 2.7), which is why replicas come and go through the
+// slots, without a reload.
+func TestHaproxyConfigChangeReloadFailsNothing(t *testing.T) {
+	d := newDeploy(t, "proxy=haproxy")
+	d.mustRun("provision")
+	var recap *runner.Recap
+	report := d.underLoad(40, true, func() { recap = d.mustRun("upgrade", "slots=8") })
+	wantNoFailure(t, report, "the reload of haproxy.cfg")
+	t.Logf("client retries during the reload: %d", report.Retries)
+	if got := statusOf(recap, "haproxy_reload", ""); len(got) != 1 || got[0] != runner.StatusChanged {
+		t.Fatalf("haproxy_reload: %v, want changed", got)
+	}
+	assertNoneChanged(t, recap, "compose_recreate")
+	if seen := d.versionsServed(20); seen["app@0.0.1"] != 20 {
+		t.Fatalf("after the reload: %v", seen)
+	}
+	if recap := d.mustRun("upgrade", "slots=8"); recap.Changed != 0 {
+		t.Fatalf("re-run: %s, want changed=0", recap.Summary())
+	}
+}

@@ -20,7 +20,10 @@ import (
 // socket, which the configuration loads (server-state-file,
 // load-server-state-from-file), and the new worker takes the listening
 // sockets over from the old one (expose-fd listeners), so no connection is
-// refused and the slots keep their replicas.
+// refused and the slots keep their replicas. (HAProxy 2.6's old worker
+// still closes its idle client keep-alive connections: GET clients retry,
+// a POST may fail. Replicas therefore come and go through the slots, never
+// by a reload.)
 //
 // Changed is true when it reloaded: conf differs from the last copy applied
 // (conf + ".good"). With no such copy, a worker started after conf was
