@@ -32,8 +32,11 @@ import (
 //     error past it: requests still run on it);
 //   - a slot whose replica is no longer listed goes to maint and is freed.
 //
-// Replicas are put in before others are taken out. Changed is true when it
-// changed a server's state or address. Check reports what it would do.
+// Replicas are put in before others are taken out. After a change the
+// servers' state is written to servers.state beside the socket, which
+// haproxy.cfg loads (server-state-file), so a restarted proxy serves the
+// same replicas at once. Changed is true when it changed a server's state
+// or address. Check reports what it would do.
 //
 //	task "haproxy_upstream" "drain" {
 //	  socket        = "${local.dir}/haproxy/run/admin.sock"
@@ -374,6 +377,17 @@ func (t *HaproxyUpstream) Apply(ctx context.Context, env *Env) (Result, error) {
 			}
 		}
 		msgs = append(msgs, fmt.Sprintf("%s (sessions 0 after %s)", stepsString(drained), time.Since(start).Round(time.Millisecond)))
+	}
+	if res.Changed {
+		// What a restarted proxy starts from (server-state-file): the
+		// slots' addresses and states, not an empty backend.
+		state, err := c.Command(ctx, "show servers state")
+		if err == nil {
+			err = writeAtomic(filepath.Join(filepath.Dir(t.Socket), "servers.state"), []byte(state), 0o644)
+		}
+		if err != nil {
+			return res, fmt.Errorf("haproxy_upstream: saving the servers' state: %w", err)
+		}
 	}
 	if len(msgs) == 0 {
 		res.Msg = fmt.Sprintf("backend %s already matches the upstream", b)
