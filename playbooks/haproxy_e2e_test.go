@@ -122,3 +122,11 @@ func TestHaproxyConfigChangeReloadFailsNothing(t *testing.T) {
 		t.Fatalf("re-run: %s, want changed=0", recap.Summary())
 	}
 }
+
+// start-first with one replica: the surge takes a free slot, serves, and
+// leaves it (drain, maint) before it is removed.
+func TestHaproxyStartFirstSingleReplica(t *testing.T) {
+	d := newDeploy(t, "proxy=haproxy", "replicas=1")
+	upgradeUnderLoad(t, d, "0.0.1", "0.0.2", 40, true, "order=start-first")
+	d.wantNoSurge()
+}
