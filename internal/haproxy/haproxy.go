@@ -197,7 +197,10 @@ func Reload(ctx context.Context, masterSocket string) error {
 		return err
 	}
 	reloads := masterReloads(before)
-	if _, err := command(ctx, masterSocket, "reload"); err != nil && !errors.Is(err, io.EOF) {
+	// The master re-executes itself to reload: the connection may be cut
+	// before it answers (a reset, not an EOF). Whether the reload happened
+	// is read from show proc below, not from this answer.
+	if _, err := command(ctx, masterSocket, "reload"); errors.Is(err, ErrNoSocket) {
 		return err
 	}
 	for {
