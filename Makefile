@@ -10,7 +10,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/zdplay
 
 # Every image is built locally (no registry is reachable): the demo app
-# FROM scratch, nginx and redis from Debian's packages.
+# FROM scratch, nginx, haproxy and redis from Debian's packages.
 images:
 	@if docker info >/dev/null 2>&1; then bash testdata/images/build.sh; \
 	else echo "make images: no Docker engine reachable: images not built (the end-to-end tests will say they skip)"; fi

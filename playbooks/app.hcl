@@ -41,6 +41,19 @@ variable "proxy_image" {
   description = "nginx image (make images builds it from Debian's package)"
   default     = "zdplay-demo/nginx:local"
 }
+variable "proxy" {
+  description = "the proxy in front of the replicas: nginx (a reload per drain and undrain) or haproxy (its runtime API: no reload)"
+  default     = "nginx"
+}
+variable "haproxy_image" {
+  description = "haproxy image, with -e proxy=haproxy (make images builds it from Debian's package)"
+  default     = "zdplay-demo/haproxy:local"
+}
+variable "slots" {
+  description = "with -e proxy=haproxy: the backend's server slots, the most replicas (surge included) it can hold without a reload"
+  type        = number
+  default     = 16
+}
 variable "db_image" {
   description = "redis image (make images builds it from Debian's package)"
   default     = "zdplay-demo/redis:local"
@@ -99,6 +112,11 @@ locals {
   dir      = abspath(var.dir)
   compose  = "${local.dir}/docker-compose.yml"
   conf     = "${local.dir}/nginx/default.conf"
+  # With -e proxy=haproxy: its configuration, and the runtime API's sockets
+  # (bind-mounted at /run/haproxy in the proxy).
+  haproxy_cfg    = "${local.dir}/haproxy/haproxy.cfg"
+  haproxy_socket = "${local.dir}/haproxy/run/admin.sock"
+  haproxy_master = "${local.dir}/haproxy/run/master.sock"
   lock     = "${local.dir}/.zdplay.lock"
   release  = "${local.dir}/last-good-release"
   services = [for i in range(var.replicas) : "app_${i + 1}"]

@@ -186,6 +186,14 @@ func (d *deploy) containersOf(services ...string) map[string]string {
 // proxy, and returns the probe's report.
 func (d *deploy) underLoad(clients int, keepAlive bool, fn func()) *probe.Report {
 	d.t.Helper()
+	return d.underProbe(probe.Options{Concurrency: clients, KeepAlive: keepAlive}, fn)
+}
+
+// underProbe is underLoad with the probe's options (a POST load, say); URL
+// and Duration are the deployment's.
+func (d *deploy) underProbe(o probe.Options, fn func()) *probe.Report {
+	d.t.Helper()
+	o.URL, o.Duration = d.url(), 5*time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
 	var report *probe.Report
 	var probeErr error
@@ -193,7 +201,7 @@ func (d *deploy) underLoad(clients int, keepAlive bool, fn func()) *probe.Report
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		report, probeErr = probe.Run(ctx, probe.Options{URL: d.url(), Concurrency: clients, KeepAlive: keepAlive, Duration: 5 * time.Minute})
+		report, probeErr = probe.Run(ctx, o)
 	}()
 	time.Sleep(500 * time.Millisecond) // steady state before the change
 	fn()

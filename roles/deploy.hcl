@@ -17,9 +17,28 @@ task "file" "deploy dir" {
   state = "directory"
 }
 
+task "assert" "proxy" {
+  that     = [contains(["nginx", "haproxy"], var.proxy)]
+  fail_msg = "-e proxy=${var.proxy}: the proxy is nginx or haproxy"
+}
+
+task "file" "haproxy run dir" {
+  when  = var.proxy == "haproxy"
+  path  = "${local.dir}/haproxy/run"
+  state = "directory"
+}
+
 task "template" "compose file" {
   src  = "../templates/docker-compose.yml.tmpl"
   dest = local.compose
+}
+
+# HAProxy's configuration does not name the replicas (slots): rendered once,
+# reloaded (seamlessly) only when it changed.
+task "template" "haproxy.cfg" {
+  when = var.proxy == "haproxy"
+  src  = "../templates/haproxy.cfg.tmpl"
+  dest = local.haproxy_cfg
 }
 
 # Fails before anything is drained when an image is missing, the rendered
@@ -35,6 +54,20 @@ task "compose_up" "db" {
   services = ["db"]
 }
 
+task "compose_up" "haproxy" {
+  when     = var.proxy == "haproxy"
+  file     = local.compose
+  project  = var.project
+  services = ["proxy"]
+}
+
+task "haproxy_reload" "haproxy.cfg" {
+  when          = var.proxy == "haproxy"
+  conf          = local.haproxy_cfg
+  socket        = local.haproxy_socket
+  master_socket = local.haproxy_master
+}
+
 include "rollout" {
   vars = {
     rolling_to        = var.version
@@ -46,6 +79,8 @@ include "rollout" {
     failure_action    = var.failure_action
     max_failure_ratio = var.max_failure_ratio
     services          = local.services
+    proxy             = var.proxy
+    haproxy_socket    = local.haproxy_socket
   }
 }
 

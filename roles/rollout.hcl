@@ -56,6 +56,14 @@ param "service" {
   default     = ""
   description = "the user's service (compose.hcl)"
 }
+param "proxy" {
+  default     = "nginx"
+  description = "nginx (conf rendered, reloaded) or haproxy (servers set over its runtime API, no reload)"
+}
+param "haproxy_socket" {
+  default     = ""
+  description = "with haproxy: its admin socket on the host"
+}
 param "migrate" {
   type        = list(string)
   default     = []
@@ -107,8 +115,11 @@ rollout "replicas" {
 
   # The batch (or the replicas to retire) out of the upstream; the reload
   # returns once nginx's old workers are gone, so nothing reaches them.
+  # With var.proxy = "haproxy", no reload: haproxy_upstream drains them over
+  # the runtime API and returns once their sessions are 0.
   drain {
     task "template" "drain" {
+      when = local.proxy == "nginx"
       src  = "../templates/nginx.conf.tmpl"
       dest = local.conf
       vars = { upstream = rollout.upstream, app_port = local.app_port }
@@ -118,7 +129,14 @@ rollout "replicas" {
       project  = local.project
       services = ["proxy"]
     }
+    task "haproxy_upstream" "drain" {
+      when     = local.proxy == "haproxy"
+      socket   = local.haproxy_socket
+      upstream = rollout.upstream
+      port     = local.app_port
+    }
     task "proxy_reload" "drain" {
+      when    = local.proxy == "nginx"
       file    = local.compose
       project = local.project
       conf    = local.conf
@@ -155,12 +173,20 @@ rollout "replicas" {
   # not wait for nginx's old workers (the next drain does), unless they
   # may have none to send to (a heal: every replica was down, or new).
   undrain {
+    task "haproxy_upstream" "undrain" {
+      when     = local.proxy == "haproxy"
+      socket   = local.haproxy_socket
+      upstream = rollout.upstream
+      port     = local.app_port
+    }
     task "template" "undrain" {
+      when = local.proxy == "nginx"
       src  = "../templates/nginx.conf.tmpl"
       dest = local.conf
       vars = { upstream = rollout.upstream, app_port = local.app_port }
     }
     task "proxy_reload" "undrain" {
+      when             = local.proxy == "nginx"
       file             = local.compose
       project          = local.project
       conf             = local.conf

@@ -144,6 +144,8 @@ completed), 2 for invalid flags.`,
 	f := cmd.Flags()
 	f.IntVarP(&o.Concurrency, "concurrency", "c", o.Concurrency, "number of clients sending requests in parallel")
 	f.DurationVarP(&o.Duration, "duration", "d", 0, "how long to run, e.g. 30s (0: until Ctrl-C or SIGTERM)")
+	f.StringVar(&o.Method, "method", "GET", "the request method (POST: not retried by the client on a closed keep-alive connection)")
+	f.StringVar(&o.Body, "body", "", "the request body sent with each request")
 	f.BoolVar(&o.KeepAlive, "keepalive", o.KeepAlive, "reuse connections (--keepalive=false: a new connection per request)")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "per-request timeout, reading the body included")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON (timeline included) instead of text")

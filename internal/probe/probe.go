@@ -43,6 +43,11 @@ type Options struct {
 	Duration    time.Duration // how long to run; 0 = until ctx is cancelled
 	KeepAlive   bool          // reuse connections (false: one new connection per request)
 	Timeout     time.Duration // per request, including reading the body; 0 means DefaultTimeout
+	// Method is the request's method ("" = GET). net/http retries a request
+	// on a dead keep-alive connection only when it is idempotent (GET,
+	// HEAD, ...): a POST that meets a connection the server closed fails.
+	Method string
+	Body   string // sent with each request (with Method POST, say)
 }
 
 // result is the outcome of one request as seen by a client.
@@ -105,7 +110,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		wg.Go(func() {
 			client := newClient()
 			defer client.CloseIdleConnections()
-			worker(runCtx, client, o.URL, o.Timeout, col)
+			worker(runCtx, client, o, col)
 		})
 	}
 	wg.Wait()
@@ -140,6 +145,9 @@ func (o *Options) normalize() error {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.Method == "" {
+		o.Method = http.MethodGet
+	}
 	u, err := url.Parse(o.URL)
 	if err != nil {
 		return fmt.Errorf("probe: bad URL: %w", err)
@@ -150,9 +158,9 @@ func (o *Options) normalize() error {
 	return nil
 }
 
-func worker(ctx context.Context, client *http.Client, target string, timeout time.Duration, col *collector) {
+func worker(ctx context.Context, client *http.Client, o Options, col *collector) {
 	for ctx.Err() == nil {
-		res := do(ctx, client, target, timeout)
+		res := do(ctx, client, o)
 		if res.err != nil && ctx.Err() != nil {
 			// Cut short by the probe stopping, not by the server.
 			col.interrupt()
@@ -170,15 +178,19 @@ func worker(ctx context.Context, client *http.Client, target string, timeout tim
 	}
 }
 
-// do performs one GET and reads the whole body.
-func do(ctx context.Context, client *http.Client, target string, timeout time.Duration) result {
-	reqCtx, cancel := context.WithTimeout(ctx, timeout)
+// do performs one request and reads the whole body.
+func do(ctx context.Context, client *http.Client, o Options) result {
+	reqCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	attempts := 0
 	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
 		GotConn: func(httptrace.GotConnInfo) { attempts++ },
 	})
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, target, nil)
+	var body io.Reader
+	if o.Body != "" {
+		body = strings.NewReader(o.Body)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, o.Method, o.URL, body)
 	if err != nil {
 		return result{err: err}
 	}

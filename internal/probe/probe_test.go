@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -480,5 +481,27 @@ func TestErrorKindsAreCapped(t *testing.T) {
 	r := c.report(time.Second)
 	if len(r.Errors) != maxErrorKinds+1 || r.Errors[OtherKey] != 15 || r.Failed != 25 {
 		t.Errorf("errors %v failed %d", r.Errors, r.Failed)
+	}
+}
+
+func TestMethodAndBody(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.Method+" "+string(b)]++
+		mu.Unlock()
+		fmt.Fprintln(w, "app@1")
+	}))
+	defer srv.Close()
+	r, err := Run(context.Background(), Options{URL: srv.URL, Concurrency: 2, KeepAlive: true, Duration: 200 * time.Millisecond, Method: http.MethodPost, Body: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if r.Failed != 0 || len(seen) != 1 || seen["POST x"] == 0 {
+		t.Fatalf("failed %d, requests seen %v, want only POST x", r.Failed, seen)
 	}
 }

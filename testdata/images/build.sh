@@ -6,6 +6,7 @@
 #   zdplay-demo/app:0.0.2-slowboot, ...   same binary, failure-injection ENV
 #   zdplay-demo/nginx:local               Debian bookworm nginx + its libs
 #   zdplay-demo/redis:local               Debian bookworm redis-server + its libs
+#   zdplay-demo/haproxy:local             Debian bookworm haproxy + its libs
 #   zdplay-example/shop:1, :2, :2-broken  examples/shop/app, the compose.hcl example
 #
 # Idempotent and quick when nothing changed: each image carries the sha256 of
@@ -53,12 +54,14 @@ SHOP_IMAGES=(
 )
 NGINX_TAG=zdplay-demo/nginx:local
 REDIS_TAG=zdplay-demo/redis:local
+HAPROXY_TAG=zdplay-demo/haproxy:local
 
 if [[ ${1:-} == --tags ]]; then
 	for a in "${APP_IMAGES[@]}"; do echo "zdplay-demo/app:${a%%|*}"; done
 	for a in "${SHOP_IMAGES[@]}"; do echo "zdplay-example/shop:${a%%|*}"; done
 	echo "$NGINX_TAG"
 	echo "$REDIS_TAG"
+	echo "$HAPROXY_TAG"
 	exit 0
 elif [[ $# -gt 0 ]]; then
 	echo "usage: $0 [--tags]" >&2
@@ -314,6 +317,21 @@ stage_redis() {
 	mkdir -p "$rootfs/tmp" && chmod 1777 "$rootfs/tmp"
 }
 
+# haproxy: only the binary and what it links (lua, pcre2, openssl,
+# systemd's lib, ...); the configuration and the runtime sockets come from
+# bind mounts (see haproxy/Dockerfile).
+stage_haproxy() {
+	local tree=$1 rootfs=$2 d
+	stage_debs "$tree" haproxy
+	copy_elf "$tree" "$rootfs" usr/sbin/haproxy
+	for d in etc/haproxy run/haproxy var/lib/haproxy; do
+		mkdir -p "$rootfs/$d"
+		chmod 755 "$rootfs/$d"
+	done
+	install -D -m 644 "$HERE/haproxy/haproxy.cfg" "$rootfs/etc/haproxy/haproxy.cfg"
+	mkdir -p "$rootfs/tmp" && chmod 1777 "$rootfs/tmp"
+}
+
 build_app_images
 build_shop_images
 
@@ -324,3 +342,7 @@ build_image "$NGINX_TAG" "$(hash_dir "$CACHE/ctx/nginx")" "$CACHE/ctx/nginx" "$C
 stage redis
 build_image "$REDIS_TAG" "$(hash_dir "$CACHE/ctx/redis")" "$CACHE/ctx/redis" "$CACHE/ctx/redis/Dockerfile" \
 	"$REDIS_TAG" /usr/bin/redis-server --version
+
+stage haproxy
+build_image "$HAPROXY_TAG" "$(hash_dir "$CACHE/ctx/haproxy")" "$CACHE/ctx/haproxy" "$CACHE/ctx/haproxy/Dockerfile" \
+	"$HAPROXY_TAG" -c -f /etc/haproxy/haproxy.cfg

@@ -1,0 +1,132 @@
+package playbooks
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/zdplay/zdplay/internal/probe"
+	"github.com/zdplay/zdplay/runner"
+)
+
+// The shipped playbook with -e proxy=haproxy: the replicas go in and out of
+// HAProxy's server-template slots over its runtime API, never by a reload.
+
+// wantNoReload fails if a run reloaded haproxy or touched nginx.
+func wantNoReload(t *testing.T, recap *runner.Recap) {
+	t.Helper()
+	assertNoneChanged(t, recap, "haproxy_reload")
+	if got := statusOf(recap, "proxy_reload", ""); len(got) != 0 && got[0] != runner.StatusSkipped {
+		t.Fatalf("proxy_reload ran with proxy=haproxy: %v", got)
+	}
+	if got := statusOf(recap, "haproxy_upstream", ""); len(got) == 0 {
+		t.Fatalf("no haproxy_upstream task ran: %s", recap.Summary())
+	}
+}
+
+func wantNoRetry(t *testing.T, r *probe.Report) {
+	t.Helper()
+	if r.Retries != 0 {
+		t.Fatalf("the clients retried %d requests on a closed keep-alive connection: HAProxy closed a client connection", r.Retries)
+	}
+}
+
+func TestHaproxyUpgradeKeepAlive(t *testing.T) {
+	d := newDeploy(t, "proxy=haproxy")
+	d.mustRun("provision")
+	before := d.containers()
+	var recap *runner.Recap
+	report := d.underLoad(40, true, func() { recap = d.mustRun("upgrade", "version=0.0.2") })
+	wantCleanSwitch(t, report, "the upgrade", "0.0.1", "0.0.2")
+	wantNoRetry(t, report)
+	wantNoReload(t, recap)
+	if after := d.containers(); after["proxy"] != before["proxy"] {
+		t.Fatal("the upgrade recreated the proxy")
+	}
+	if seen := d.versionsServed(20); seen["app@0.0.2"] != 20 {
+		t.Fatalf("after the upgrade: %v", seen)
+	}
+	// A re-run changes nothing: no slot, no reload.
+	if recap := d.mustRun("upgrade", "version=0.0.2"); recap.Changed != 0 {
+		t.Fatalf("re-run: %s, want changed=0", recap.Summary())
+	}
+}
+
+func TestHaproxyFailedReleaseRollsBack(t *testing.T) {
+	d := newDeploy(t, "proxy=haproxy", "health_timeout=4s")
+	d.mustRun("provision")
+	var err error
+	report := d.underLoad(40, true, func() { _, err = d.run("upgrade", "version=0.0.3-ping500") })
+	var failed *runner.TaskFailedError
+	if !errors.As(err, &failed) || !strings.Contains(failed.Error(), "rolled back to 0.0.1") {
+		t.Fatalf("upgrade to 0.0.3-ping500: err = %v, want a failure saying it rolled back", err)
+	}
+	wantNoFailure(t, report, "the failed upgrade and rollback")
+	if seen := d.versionsServed(20); seen["app@0.0.1"] != 20 {
+		t.Fatalf("after the rollback: %v, want only app@0.0.1", seen)
+	}
+}
+
+// Scaling needs no reload: the new replicas take free slots.
+func TestHaproxyScaleUpWithVersionChange(t *testing.T) {
+	d := newDeploy(t, "proxy=haproxy")
+	d.mustRun("provision")
+	var recap *runner.Recap
+	report := d.underLoad(40, true, func() { recap = d.mustRun("upgrade", "version=0.0.2", "replicas=4") })
+	wantCleanSwitch(t, report, "2 -> 4 replicas", "0.0.1", "0.0.2")
+	wantNoReload(t, recap)
+	d.wantServing("0.0.2", "app_1", "app_2", "app_3", "app_4")
+	hosts := map[string]bool{}
+	for range 40 {
+		hosts[strings.Fields(d.get())[2]] = true
+	}
+	if len(hosts) != 4 {
+		t.Fatalf("answers came from %d replicas, want 4", len(hosts))
+	}
+}
+
+// A POST is never retried by the client on a closed keep-alive connection,
+// so with nginx's reloads some fail; HAProxy closes none.
+func TestHaproxyUpgradePOSTClients(t *testing.T) {
+	d := newDeploy(t, "proxy=haproxy")
+	d.mustRun("provision")
+	report := d.underProbe(probe.Options{Concurrency: 40, KeepAlive: true, Method: http.MethodPost, Body: "x"}, func() {
+		d.mustRun("upgrade", "version=0.0.2")
+	})
+	wantCleanSwitch(t, report, "the upgrade under POST clients", "0.0.1", "0.0.2")
+	wantNoRetry(t, report)
+}
+
+// A changed haproxy.cfg (here fewer slots) is reloaded: the new worker takes
+// the listeners and the slots' state over and no request fails. It is not
+// free: HAProxy 2.6's old worker closes its idle client keep-alive
+// connections (a GET client retries; idle-close-on-response, which would
+// keep them, came with 2.7), which is why replicas come and go through the
+// slots, without a reload.
+func TestHaproxyConfigChangeReloadFailsNothing(t *testing.T) {
+	d := newDeploy(t, "proxy=haproxy")
+	d.mustRun("provision")
+	var recap *runner.Recap
+	report := d.underLoad(40, true, func() { recap = d.mustRun("upgrade", "slots=8") })
+	wantNoFailure(t, report, "the reload of haproxy.cfg")
+	t.Logf("client retries during the reload: %d", report.Retries)
+	if got := statusOf(recap, "haproxy_reload", ""); len(got) != 1 || got[0] != runner.StatusChanged {
+		t.Fatalf("haproxy_reload: %v, want changed", got)
+	}
+	assertNoneChanged(t, recap, "compose_recreate")
+	if seen := d.versionsServed(20); seen["app@0.0.1"] != 20 {
+		t.Fatalf("after the reload: %v", seen)
+	}
+	if recap := d.mustRun("upgrade", "slots=8"); recap.Changed != 0 {
+		t.Fatalf("re-run: %s, want changed=0", recap.Summary())
+	}
+}
+
+// start-first with one replica: the surge takes a free slot, serves, and
+// leaves it (drain, maint) before it is removed.
+func TestHaproxyStartFirstSingleReplica(t *testing.T) {
+	d := newDeploy(t, "proxy=haproxy", "replicas=1")
+	upgradeUnderLoad(t, d, "0.0.1", "0.0.2", 40, true, "order=start-first")
+	d.wantNoSurge()
+}
