@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -101,10 +103,38 @@ var fileFunc = function.New(&function.Spec{
 	Params: []function.Parameter{{Name: "path", Type: cty.String}},
 	Type:   function.StaticReturnType(cty.String),
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		b, err := os.ReadFile(args[0].AsString())
+		b, err := readFileCapped(args[0].AsString(), maxFileFuncSize)
 		return cty.StringVal(string(b)), err
 	},
 })
+
+// maxFileFuncSize bounds what file() reads: it is for small state files.
+const maxFileFuncSize = 16 << 20
+
+// readFileCapped reads a regular file of at most max bytes: a FIFO, a
+// device (/dev/zero) or a larger file is an error, never a hang.
+func readFileCapped(path string, max int64) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s): file() reads only regular files", path, info.Mode().Type())
+	}
+	if info.Size() > max {
+		return nil, fmt.Errorf("%s is %d bytes, more than file() reads (%d MiB)", path, info.Size(), max>>20)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(b)) > max {
+		err = fmt.Errorf("%s grew past %d MiB while file() read it", path, max>>20)
+	}
+	return b, err
+}
 
 // fileExistsFunc reports whether a regular file exists.
 var fileExistsFunc = function.New(&function.Spec{
