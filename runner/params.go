@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -75,28 +76,20 @@ func (pb *Playbook) checkParams() hcl.Diagnostics {
 			if r == nil || len(r.Params) == 0 {
 				continue
 			}
-			given := map[string]bool{}
-			if inc.Vars != nil {
-				pairs, d := hcl.ExprMap(inc.Vars)
-				if d.HasErrors() {
-					continue // not an object literal: checked when it runs
-				}
-				for _, p := range pairs {
-					var key string
-					if decodeStatic(p.Key, &key).HasErrors() {
-						continue
-					}
-					given[key] = true
-					if r.param(key) == nil {
-						diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown param " + quote(key),
-							Detail:  fmt.Sprintf("Role %q takes no param %q.%s Its params: %s.", r.Name, key, didYouMean(key, paramNames(r)), strings.Join(paramNames(r), ", ")),
-							Subject: p.Key.Range().Ptr()})
-					}
+			given, ok := includeKeys(inc)
+			if !ok {
+				continue // not an object literal: checked when it runs
+			}
+			for _, key := range sortedKeys(given) {
+				if r.param(key) == nil {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown param " + quote(key),
+						Detail:  fmt.Sprintf("Role %q takes no param %q.%s Its params: %s.", r.Name, key, didYouMean(key, paramNames(r)), strings.Join(paramNames(r), ", ")),
+						Subject: given[key].Ptr()})
 				}
 			}
 			var missing []string
 			for _, p := range r.Params {
-				if p.Default == nil && !given[p.Name] {
+				if _, ok := given[p.Name]; p.Default == nil && !ok {
 					missing = append(missing, p.Name)
 				}
 			}
@@ -125,32 +118,11 @@ func (ex *executor) withParams(r *Role, inc *Include, locals map[string]cty.Valu
 	if len(r.Params) == 0 {
 		return locals, nil
 	}
-	given := map[string]bool{}
-	if inc.Vars != nil {
-		if pairs, d := hcl.ExprMap(inc.Vars); !d.HasErrors() {
-			for _, p := range pairs {
-				var key string
-				if !decodeStatic(p.Key, &key).HasErrors() {
-					given[key] = true
-				}
-			}
-		}
-	}
-	out := locals
-	copied := false
-	set := func(k string, v cty.Value) {
-		if !copied {
-			out = make(map[string]cty.Value, len(locals)+len(r.Params))
-			for lk, lv := range locals {
-				out[lk] = lv
-			}
-			copied = true
-		}
-		out[k] = v
-	}
+	given, _ := includeKeys(inc)
+	out := maps.Clone(locals)
 	for _, p := range r.Params {
 		v, ok := locals[p.Name]
-		if !given[p.Name] {
+		if _, isGiven := given[p.Name]; !isGiven {
 			if p.Default == nil {
 				if !ok {
 					return nil, diagError(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing param", Detail: fmt.Sprintf("Role %q needs param %q.", r.Name, p.Name), Subject: inc.DeclRange.Ptr()}})
@@ -168,10 +140,28 @@ func (ex *executor) withParams(r *Role, inc *Include, locals map[string]cty.Valu
 			return nil, diagError(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid param " + quote(p.Name),
 				Detail: fmt.Sprintf("Role %q takes %s as %s: %s.", r.Name, p.Name, p.Type.FriendlyName(), err), Subject: inc.DeclRange.Ptr()}})
 		}
-		set(p.Name, cv)
+		out[p.Name] = cv
 	}
-	if copied {
-		ex.data.derived(out, locals, paramNames(r))
-	}
+	ex.data.derived(out, locals, paramNames(r))
 	return out, nil
+}
+
+// includeKeys are the keys an include's vars give, with where each is
+// written; ok is false when vars is not an object literal.
+func includeKeys(inc *Include) (keys map[string]hcl.Range, ok bool) {
+	keys = map[string]hcl.Range{}
+	if inc.Vars == nil {
+		return keys, true
+	}
+	pairs, d := hcl.ExprMap(inc.Vars)
+	if d.HasErrors() {
+		return keys, false
+	}
+	for _, p := range pairs {
+		var key string
+		if !decodeStatic(p.Key, &key).HasErrors() {
+			keys[key] = p.Key.Range()
+		}
+	}
+	return keys, true
 }

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -90,7 +91,7 @@ func (t *ComposeApp) outputs(ctx context.Context) (map[string]any, error) {
 	out := map[string]any{"project": app.Project, "image": app.Image, "file": app.File,
 		"host_ports": append([]string{}, app.HostPorts...), "others": append([]string{}, app.Others...)}
 	replicas := firstPositive(t.Replicas, app.Replicas, 2)
-	version := firstNonEmpty(t.Version, app.Tag, "latest")
+	version := cmp.Or(t.Version, app.Tag, "latest")
 	port := firstPositive(t.AppPort, app.Port, 0)
 	if port == 0 {
 		return nil, fmt.Errorf("%s: service %s of %s does not say which port it listens on (it has no expose or ports target, or several): set -e app_port=N", kind, t.Service, filepath.Base(app.File))
@@ -117,10 +118,10 @@ func (t *ComposeApp) outputs(ctx context.Context) (map[string]any, error) {
 	}
 	out["replicas"], out["version"], out["app_port"] = replicas, version, port
 	out["parallelism"] = firstPositive(t.Parallelism, fileParallelism, 1)
-	out["order"] = firstNonEmpty(t.Order, fileOrder, "stop-first")
-	out["delay"] = firstNonEmpty(t.Delay, fileDelay, "0s")
-	out["monitor"] = firstNonEmpty(t.Monitor, fileMonitor, "0s")
-	out["failure_action"] = firstNonEmpty(t.FailureAction, fileAction, "rollback")
+	out["order"] = cmp.Or(t.Order, fileOrder, "stop-first")
+	out["delay"] = cmp.Or(t.Delay, fileDelay, "0s")
+	out["monitor"] = cmp.Or(t.Monitor, fileMonitor, "0s")
+	out["failure_action"] = cmp.Or(t.FailureAction, fileAction, "rollback")
 	out["max_failure_ratio"] = ratio
 	return out, nil
 }
@@ -132,13 +133,4 @@ func firstPositive(vals ...int) int {
 		}
 	}
 	return 0
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -21,7 +21,7 @@ import (
 // start-first surge: orphans), whether it exists, runs, matches the file
 // (config hash and image, as compose_outdated), and serves: running, healthy
 // by Docker's check when there is one, and answering GET `path` on `port`
-// with a 2xx within 500 ms. It is how the runner's rollout block learns
+// with 200 within 500 ms (wait_healthy's probe). It is how the runner's rollout block learns
 // where the replicas stand before each of its decisions (Result.Replicas),
 // so a missing, stopped or unhealthy replica is healed first and capacity is
 // checked before every drain. Never changed; Check reads the same (a --check
@@ -144,30 +144,15 @@ func observeReplica(ctx context.Context, c *docker.Client, hc *http.Client, proj
 		r.Why = "running without an address on the project's network"
 	default:
 		url := "http://" + net.JoinHostPort(ctr.IP, strconv.Itoa(port)) + path
-		if err := getOK(ctx, hc, url); err != nil {
+		// The health gate's own probe: what wait_healthy waits for is
+		// what counts as serving.
+		if err := waitProbe(ctx, hc, url); err != nil {
 			r.Why = err.Error()
 		} else {
 			r.Serving = true
 		}
 	}
 	return r, nil
-}
-
-// getOK is one GET that must answer 2xx.
-func getOK(ctx context.Context, hc *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("GET %s answered %s", url, resp.Status)
-	}
-	return nil
 }
 
 // summarize is the recap line: "app_1 serving; app_2 outdated (image a:1 -> a:2); app_3 not serving (no container)".
