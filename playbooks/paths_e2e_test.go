@@ -105,6 +105,15 @@ func TestScaleUpAndDownWithVersionChange(t *testing.T) {
 	if recap.Changed != 0 {
 		t.Fatalf("converged re-run changed %d: %s", recap.Changed, recap.Summary())
 	}
+	// start-first with a count change: the surge (app_4, past the new
+	// count) and the new replica (app_3) both start before anything drains;
+	// down again, the extra replica is drained and retired.
+	report = d.underLoad(40, true, func() { d.mustRun("upgrade", "version=0.0.2", "replicas=3", "order=start-first") })
+	wantCleanSwitch(t, report, "start-first, 2 -> 3 replicas", "0.0.1", "0.0.2")
+	d.wantServing("0.0.2", "app_1", "app_2", "app_3")
+	report = d.underLoad(40, true, func() { d.mustRun("upgrade", "version=0.0.1", "replicas=2", "order=start-first") })
+	wantCleanSwitch(t, report, "start-first, 3 -> 2 replicas", "0.0.2", "0.0.1")
+	d.wantServing("0.0.1", "app_1", "app_2")
 }
 
 func TestDeadReplicaIsHealedByUpgrade(t *testing.T) {
