@@ -89,6 +89,14 @@ func TestComposeAppProvisionUpgradeMigrate(t *testing.T) {
 	if recap := d.mustRun("upgrade", "version=2", "replicas=3"); recap.Changed != 0 {
 		t.Fatalf("a converged re-run changed %d: %s", recap.Changed, recap.Summary())
 	}
+	// -t rollback returns to the release before the upgrade, by the same
+	// rollout, under load; the user's file still untouched.
+	report = d.underLoad(40, true, func() { d.mustRun("rollback", "replicas=3") })
+	wantVersions(t, report, "the rollback of web to 1", "shop@2", "shop@1")
+	d.wantOnly("shop@1")
+	if after, _ := os.ReadFile(file); !bytes.Equal(before, after) {
+		t.Fatalf("the rollback changed the user's compose file:\n%s", after)
+	}
 }
 
 func TestComposeAppBrokenReleaseAndMigration(t *testing.T) {
