@@ -48,8 +48,12 @@ func (s *swarmConns) close() {
 }
 
 // swarmClient is the run's connection to the manager at host ("": DOCKER_HOST,
-// else the local engine).
-func swarmClient(ctx context.Context, env *Env, kind, host string) (*client.Client, error) {
+// else the local engine), once the attributes named in required (name,
+// value pairs, as composeRequire takes them) are set.
+func swarmClient(ctx context.Context, env *Env, kind, host string, required ...string) (*client.Client, error) {
+	if err := composeRequire(kind, required...); err != nil {
+		return nil, err
+	}
 	if env == nil || env.Shared == nil {
 		return nil, fmt.Errorf("%s: no shared run state (Env.Shared is nil): the runner must set it", kind)
 	}

@@ -33,10 +33,7 @@ func init() { Register("swarm_remove", func() Task { return &SwarmRemove{} }) }
 func (t *SwarmRemove) DefaultTimeout() time.Duration { return 2 * time.Minute }
 
 func (t *SwarmRemove) run(ctx context.Context, env *Env, check bool) (Result, error) {
-	if err := composeRequire("swarm_remove", "stack", t.Stack); err != nil {
-		return Result{}, err
-	}
-	c, err := swarmClient(ctx, env, "swarm_remove", t.DockerHost)
+	c, err := swarmClient(ctx, env, "swarm_remove", t.DockerHost, "stack", t.Stack)
 	if err != nil {
 		return Result{}, err
 	}

@@ -36,10 +36,7 @@ func (t *SwarmRollback) DefaultTimeout() time.Duration { return 10 * time.Minute
 
 // Check says what the rollback would return to.
 func (t *SwarmRollback) Check(ctx context.Context, env *Env) (Result, error) {
-	if err := composeRequire("swarm_rollback", "service", t.Service); err != nil {
-		return Result{}, err
-	}
-	c, err := swarmClient(ctx, env, "swarm_rollback", t.DockerHost)
+	c, err := swarmClient(ctx, env, "swarm_rollback", t.DockerHost, "service", t.Service)
 	if err != nil {
 		return Result{}, err
 	}
@@ -55,10 +52,7 @@ func (t *SwarmRollback) Check(ctx context.Context, env *Env) (Result, error) {
 
 // Apply rolls back and follows the rollback.
 func (t *SwarmRollback) Apply(ctx context.Context, env *Env) (Result, error) {
-	if err := composeRequire("swarm_rollback", "service", t.Service); err != nil {
-		return Result{}, err
-	}
-	c, err := swarmClient(ctx, env, "swarm_rollback", t.DockerHost)
+	c, err := swarmClient(ctx, env, "swarm_rollback", t.DockerHost, "service", t.Service)
 	if err != nil {
 		return Result{}, err
 	}

@@ -101,14 +101,11 @@ func (t *SwarmUpdate) updateConfig() (*swarm.UpdateConfig, error) {
 }
 
 func (t *SwarmUpdate) run(ctx context.Context, env *Env, check bool) (Result, error) {
-	if err := composeRequire("swarm_update", "service", t.Service, "image", t.Image); err != nil {
-		return Result{}, err
-	}
 	uc, err := t.updateConfig()
 	if err != nil {
 		return Result{}, err
 	}
-	c, err := swarmClient(ctx, env, "swarm_update", t.DockerHost)
+	c, err := swarmClient(ctx, env, "swarm_update", t.DockerHost, "service", t.Service, "image", t.Image)
 	if err != nil {
 		return Result{}, err
 	}

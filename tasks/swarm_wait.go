@@ -40,10 +40,7 @@ func (t *SwarmWait) DefaultTimeout() time.Duration { return 2 * time.Minute }
 
 // Check reports the tasks as they are, without waiting.
 func (t *SwarmWait) Check(ctx context.Context, env *Env) (Result, error) {
-	if err := composeRequire("swarm_wait", "service", t.Service); err != nil {
-		return Result{}, err
-	}
-	c, err := swarmClient(ctx, env, "swarm_wait", t.DockerHost)
+	c, err := swarmClient(ctx, env, "swarm_wait", t.DockerHost, "service", t.Service)
 	if err != nil {
 		return Result{}, err
 	}
@@ -56,10 +53,7 @@ func (t *SwarmWait) Check(ctx context.Context, env *Env) (Result, error) {
 
 // Apply waits until every task is ready.
 func (t *SwarmWait) Apply(ctx context.Context, env *Env) (Result, error) {
-	if err := composeRequire("swarm_wait", "service", t.Service); err != nil {
-		return Result{}, err
-	}
-	c, err := swarmClient(ctx, env, "swarm_wait", t.DockerHost)
+	c, err := swarmClient(ctx, env, "swarm_wait", t.DockerHost, "service", t.Service)
 	if err != nil {
 		return Result{}, err
 	}
