@@ -39,6 +39,19 @@ func (d *deploy) kill(service string) string {
 	return ctr.ID
 }
 
+// waitRecreated waits (at most 60 s) until service has another container
+// than it had in before: a run is replacing it.
+func (d *deploy) waitRecreated(service string, before map[string]string) {
+	d.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for d.containers()[service] == before[service] {
+		if time.Now().After(deadline) {
+			d.t.Fatalf("%s was never recreated", service)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // wantServing fails unless exactly the services named serve, each at
 // version, and the proxy answers only with it.
 func (d *deploy) wantServing(version string, services ...string) {
@@ -145,13 +158,7 @@ func TestReplicaDiesDuringAnotherUpgrade(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { _, err := d.run("upgrade", "version=0.0.2-slowboot"); done <- err }()
 		// Once app_1 is being replaced (a new container), app_3 dies.
-		deadline := time.Now().Add(60 * time.Second)
-		for d.containers()["app_1"] == before["app_1"] {
-			if time.Now().After(deadline) {
-				t.Fatal("app_1 was never recreated")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		d.waitRecreated("app_1", before)
 		d.kill("app_3")
 		if err := <-done; err != nil {
 			t.Fatalf("upgrade: %v\n%s", err, d.log)
@@ -223,13 +230,7 @@ func TestProxyKilledMidUpgrade(t *testing.T) {
 	before := d.containers()
 	done := make(chan error, 1)
 	go func() { _, err := d.run("upgrade", "version=0.0.2-slowboot"); done <- err }()
-	deadline := time.Now().Add(60 * time.Second)
-	for d.containers()["app_1"] == before["app_1"] {
-		if time.Now().After(deadline) {
-			t.Fatal("app_1 was never recreated")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	d.waitRecreated("app_1", before)
 	d.kill("proxy")
 	err := <-done
 	if err == nil {
