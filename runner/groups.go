@@ -28,13 +28,14 @@ func (ex *executor) groupAttrs(g *Group, ctx *hcl.EvalContext) (items []cty.Valu
 }
 
 // preflightSteps checks, before the first task runs, the attributes of the
-// groups and includes in steps that depend only on var.* and local.* (as
+// groups and includes in steps that depend only on values known before the
+// run (staticExprs: var.*, local.*, param.*, path.*) (as
 // preflight does for task bodies): a for_each that is not a collection, a
 // parallel that is not a bool, a bad pause or max_failure_ratio, include
 // vars that are not an object. An included role whose locals are so known
 // is checked too, once per include. What depends on each.* or a registered
 // result is checked when reached.
-func (ex *executor) preflightSteps(steps []Step, locals map[string]cty.Value, seen map[*Include]bool) hcl.Diagnostics {
+func (ex *executor) preflightSteps(steps []Step, f frame, seen map[*Include]bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	add := func(err error) bool {
 		if d, ok := err.(*DiagError); ok {
@@ -44,7 +45,7 @@ func (ex *executor) preflightSteps(steps []Step, locals map[string]cty.Value, se
 		}
 		return err == nil
 	}
-	ctx := ex.evalContext(frame{locals: locals})
+	ctx := ex.evalContext(f)
 	for _, s := range steps {
 		switch s := s.(type) {
 		case *Group:
@@ -64,11 +65,11 @@ func (ex *executor) preflightSteps(steps []Step, locals map[string]cty.Value, se
 			if s.Rollout != nil && staticExprs(mapValues(s.Rollout.Attrs)...) {
 				// A bad strategy (-e order=sideways) is invalid input:
 				// exit 2 before anything runs.
-				_, err := ex.evalRollout(s, frame{locals: locals})
+				_, err := ex.evalRollout(s, f)
 				add(err)
 			}
-			diags = append(diags, ex.preflightSteps(s.Steps, locals, seen)...)
-			diags = append(diags, ex.preflightSteps(s.Rescue, locals, seen)...)
+			diags = append(diags, ex.preflightSteps(s.Steps, f, seen)...)
+			diags = append(diags, ex.preflightSteps(s.Rescue, f, seen)...)
 		case *Include:
 			if seen[s] {
 				continue
@@ -78,20 +79,7 @@ func (ex *executor) preflightSteps(steps []Step, locals map[string]cty.Value, se
 			if !staticExprs(r.Vars, s.Vars) {
 				continue
 			}
-			inner, ok := locals, true
-			for _, vars := range []hcl.Expression{r.Vars, s.Vars} {
-				if vars != nil && ok {
-					var err error
-					inner, err = ex.withVars(inner, vars, frame{locals: locals})
-					ok = add(err)
-				}
-			}
-			if ok {
-				var err error
-				inner, err = ex.withParams(r, s, inner)
-				ok = add(err)
-			}
-			if ok {
+			if inner, err := ex.includeFrame(r, s, f); add(err) {
 				diags = append(diags, ex.preflightRole(r, inner, seen)...)
 			}
 		}
@@ -100,7 +88,7 @@ func (ex *executor) preflightSteps(steps []Step, locals map[string]cty.Value, se
 }
 
 // preflightCommon checks a task's retries, delay, timeout and
-// ignore_errors when they use only var.* and local.*.
+// ignore_errors when they use only values known before the run.
 func (ex *executor) preflightCommon(t *TaskDecl, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	add := func(err error) {
@@ -120,14 +108,16 @@ func (ex *executor) preflightCommon(t *TaskDecl, ctx *hcl.EvalContext) hcl.Diagn
 }
 
 // staticExprs reports whether exprs (nil ones ignored) refer only to
-// var.* and local.*.
+// values known before the run: var.*, local.*, param.* and path.*.
 func staticExprs(exprs ...hcl.Expression) bool {
 	for _, expr := range exprs {
 		if expr == nil {
 			continue
 		}
 		for _, tr := range expr.Variables() {
-			if r := tr.RootName(); r != "var" && r != "local" {
+			switch tr.RootName() {
+			case "var", "local", "param", "path":
+			default:
 				return false
 			}
 		}

@@ -108,6 +108,7 @@ type Playbook struct {
 	Roles     map[string]*Role
 
 	parser *hclparse.Parser
+	abs    string // Dir, absolute: path.playbook
 	// secrets hides the sensitive values of the last resolveVariables;
 	// rawSecrets is what was given for them (-e text, var file source).
 	secrets    *redactor
@@ -136,14 +137,23 @@ type Play struct {
 
 // Role is a named list of steps with its handlers.
 type Role struct {
-	Name      string
-	Tags      []string
-	Vars      hcl.Expression
-	Steps     []Step
-	Handlers  []*TaskDecl
-	Params    []*Param // a module's interface: what an include gives it
+	Name     string
+	Tags     []string
+	Vars     hcl.Expression
+	Steps    []Step
+	Handlers []*TaskDecl
+	Params   []*Param // a module's interface: what an include gives it
+	Dir      string   // the role file's directory (the playbook's for a role block): path.role
+	// registers are the names its own tasks register: in a module, the
+	// only results its expressions see.
+	registers map[string]bool
 	DeclRange hcl.Range
 }
+
+// IsModule reports whether the role declares params: then it has a scope
+// of its own (param.*, its vars as local.*, path.*) and sees nothing of
+// where it is included.
+func (r *Role) IsModule() bool { return len(r.Params) > 0 }
 
 // Step is a *TaskDecl, a *Group or an *Include.
 type Step interface{ stepRange() hcl.Range }
@@ -217,6 +227,7 @@ const defaultTaskTimeout = 10 * time.Minute
 // beside it), checking everything that can be checked before a run.
 func Load(file string) (*Playbook, hcl.Diagnostics) {
 	pb := &Playbook{File: file, Dir: filepath.Dir(file), Roles: map[string]*Role{}, parser: hclparse.NewParser()}
+	pb.absDir()
 	f, diags := pb.parse(file)
 	if diags.HasErrors() {
 		return pb, diags
@@ -520,7 +531,11 @@ func decodePlay(b *hcl.Block) (*Play, hcl.Diagnostics) {
 
 func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range) (*Role, hcl.Diagnostics) {
 	content, diags := body.Content(roleSchema)
-	r := &Role{Name: name, DeclRange: declRange}
+	dir, err := filepath.Abs(baseDir)
+	if err != nil {
+		dir = baseDir
+	}
+	r := &Role{Name: name, Dir: dir, DeclRange: declRange, registers: map[string]bool{}}
 	if a, ok := content.Attributes["tags"]; ok {
 		tags, d := decodeTags(a.Expr)
 		r.Tags = tags
@@ -554,7 +569,20 @@ func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range)
 	}
 	steps, d := decodeSteps(content.Blocks, baseDir)
 	r.Steps = steps
+	walkTasks(append(slices.Clone(r.Steps), handlerSteps(r.Handlers)...), func(t *TaskDecl) {
+		if t.Register != "" {
+			r.registers[t.Register] = true
+		}
+	})
 	return r, append(diags, d...)
+}
+
+func handlerSteps(hs []*TaskDecl) []Step {
+	out := make([]Step, len(hs))
+	for i, h := range hs {
+		out[i] = h
+	}
+	return out
 }
 
 func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {

@@ -94,6 +94,12 @@ type frame struct {
 	// label names the item of a task outside a loop in the recap (a
 	// rollout's batch); each's label wins.
 	label string
+	// module is the module whose steps these are, params its param.*
+	// (locals then holds its own vars); nil in the playbook's scope.
+	module *Role
+	params map[string]cty.Value
+	// roleDir is path.role: the directory of the role file the steps are in.
+	roleDir string
 }
 
 func prepare(pb *Playbook, opts Options) (*executor, hcl.Diagnostics) {
@@ -144,29 +150,28 @@ func (ex *executor) preflight() hcl.Diagnostics {
 		if r.Vars != nil || included[name] {
 			continue // their locals are known only when the role starts
 		}
-		diags = append(diags, ex.preflightRole(r, ex.locals, seen)...)
+		diags = append(diags, ex.preflightRole(r, frame{locals: ex.locals, roleDir: r.Dir}, seen)...)
 	}
 	return diags
 }
 
-// preflightRole checks a role's tasks, handlers, groups and includes with
-// the locals it will see.
-func (ex *executor) preflightRole(r *Role, locals map[string]cty.Value, seen map[*Include]bool) hcl.Diagnostics {
+// preflightRole checks a role's tasks, handlers, groups and includes in
+// the scope f they will run in.
+func (ex *executor) preflightRole(r *Role, f frame, seen map[*Include]bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	check := func(t *TaskDecl) {
-		diags = append(diags, ex.preflightTask(t, locals)...)
+		diags = append(diags, ex.preflightTask(t, f)...)
 	}
 	walkTasks(r.Steps, check)
 	for _, h := range r.Handlers {
 		check(h)
 	}
-	return append(diags, ex.preflightSteps(r.Steps, locals, seen)...)
+	return append(diags, ex.preflightSteps(r.Steps, f, seen)...)
 }
 
-// preflightTask decodes a task whose body uses only var.* and local.* and
-// lets its kind validate it.
-func (ex *executor) preflightTask(t *TaskDecl, locals map[string]cty.Value) hcl.Diagnostics {
-	f := frame{locals: locals}
+// preflightTask decodes a task whose body uses only values known before
+// the run (staticBody) and lets its kind validate it.
+func (ex *executor) preflightTask(t *TaskDecl, f frame) hcl.Diagnostics {
 	diags := ex.preflightCommon(t, ex.evalContext(f))
 	if t.Kind == flushHandlers || !staticBody(t.Body) {
 		return diags
@@ -186,17 +191,16 @@ func (ex *executor) preflightTask(t *TaskDecl, locals map[string]cty.Value) hcl.
 	return diags
 }
 
-// staticBody reports whether a task body refers only to var.* and local.*.
+// staticBody reports whether a task body refers only to values known
+// before the run (staticRoots).
 func staticBody(body hcl.Body) bool {
 	attrs, diags := body.JustAttributes()
 	if diags.HasErrors() {
 		return false
 	}
 	for _, a := range attrs {
-		for _, tr := range a.Expr.Variables() {
-			if r := tr.RootName(); r != "var" && r != "local" {
-				return false
-			}
+		if !staticExprs(a.Expr) {
+			return false
 		}
 	}
 	return true
@@ -231,7 +235,7 @@ func (ex *executor) run(ctx context.Context) error {
 }
 
 func (ex *executor) runRole(ctx context.Context, p *Play, r *Role, locals map[string]cty.Value) error {
-	f := frame{play: p.Name, role: r.Name, tags: concatTags(p.Tags, r.Tags), locals: locals, notified: &notifications{}, handlers: r.Handlers}
+	f := frame{play: p.Name, role: r.Name, tags: concatTags(p.Tags, r.Tags), locals: locals, notified: &notifications{}, handlers: r.Handlers, roleDir: r.Dir}
 	if !ex.anySelected(r.Steps, f.tags) {
 		return nil
 	}
@@ -445,24 +449,36 @@ func (ex *executor) runParallel(ctx context.Context, g *Group, f frame, items []
 	return nil
 }
 
-// runInclude runs an included role's steps with its vars as locals.
+// runInclude runs an included role's steps: a module in its own scope
+// (moduleFrame), any other role with its vars and the include's as locals
+// on top of the includer's.
 func (ex *executor) runInclude(ctx context.Context, inc *Include, f frame) error {
 	r := ex.pb.Roles[inc.Role]
+	inner, err := ex.includeFrame(r, inc, f)
+	if err != nil {
+		return err
+	}
+	return ex.runSteps(ctx, r.Steps, inner)
+}
+
+// includeFrame is what the steps of r see where inc includes it from f.
+func (ex *executor) includeFrame(r *Role, inc *Include, f frame) (frame, error) {
+	if r.IsModule() {
+		return ex.moduleFrame(r, inc, f)
+	}
 	inner := f
 	inner.tags = concatTags(f.tags, r.Tags)
 	inner.handlers = r.Handlers // its tasks notify its own handlers
+	inner.roleDir = r.Dir
 	var err error
 	for _, vars := range []hcl.Expression{r.Vars, inc.Vars} {
 		if vars != nil {
 			if inner.locals, err = ex.withVars(inner.locals, vars, f); err != nil {
-				return err
+				return frame{}, err
 			}
 		}
 	}
-	if inner.locals, err = ex.withParams(r, inc, inner.locals); err != nil {
-		return err
-	}
-	return ex.runSteps(ctx, r.Steps, inner)
+	return inner, nil
 }
 
 // loopItems turns a for_each value into each objects {key, value}.
@@ -726,43 +742,6 @@ func itemLabel(each cty.Value) string {
 		return k.AsString()
 	}
 	return describe(v)
-}
-
-func (ex *executor) env(t *TaskDecl, f frame) *tasks.Env {
-	return &tasks.Env{
-		BaseDir: t.BaseDir,
-		Vars:    ex.data.forLocals(f.locals),
-		Progress: func(format string, args ...any) {
-			ex.printer.Progress(t.Kind+" "+quote(t.Name), fmt.Sprintf(format, args...))
-		},
-		Shared: ex.shared,
-		Diff:   ex.opts.Diff,
-		Redact: ex.secrets.String,
-	}
-}
-
-func (ex *executor) evalContext(f frame) *hcl.EvalContext {
-	ex.mu.Lock()
-	vars := make(map[string]cty.Value, len(ex.registered)+3)
-	for k, v := range ex.registered {
-		vars[k] = v
-	}
-	for k, v := range f.own {
-		vars[k] = v
-	}
-	ex.mu.Unlock()
-	vars["var"] = objectOf(ex.vars)
-	vars["local"] = objectOf(f.locals)
-	if f.each != cty.NilVal {
-		vars["each"] = f.each
-	}
-	if f.failure != cty.NilVal {
-		vars["failure"] = f.failure
-	}
-	if f.rollout != cty.NilVal {
-		vars["rollout"] = f.rollout
-	}
-	return &hcl.EvalContext{Variables: vars, Functions: functions}
 }
 
 func (ex *executor) boolAttr(expr hcl.Expression, ctx *hcl.EvalContext, def bool) (bool, error) {
