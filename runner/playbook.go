@@ -2,7 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -109,6 +108,9 @@ type Playbook struct {
 
 	parser *hclparse.Parser
 	abs    string // Dir, absolute: path.playbook
+	opts   LoadOptions
+	// shippedDir is where the shipped roles were extracted, once one is used.
+	shippedDir string
 	// secrets hides the sensitive values of the last resolveVariables;
 	// rawSecrets is what was given for them (-e text, var file source).
 	secrets    *redactor
@@ -224,9 +226,15 @@ func (g *Group) stepRange() hcl.Range    { return g.DeclRange }
 const defaultTaskTimeout = 10 * time.Minute
 
 // Load parses a playbook and the roles it uses (inline, or roles/NAME.hcl
-// beside it), checking everything that can be checked before a run.
+// beside it or beside its directory), checking everything that can be
+// checked before a run.
 func Load(file string) (*Playbook, hcl.Diagnostics) {
-	pb := &Playbook{File: file, Dir: filepath.Dir(file), Roles: map[string]*Role{}, parser: hclparse.NewParser()}
+	return LoadWith(file, LoadOptions{})
+}
+
+// LoadWith is Load that also finds roles where opts says.
+func LoadWith(file string, opts LoadOptions) (*Playbook, hcl.Diagnostics) {
+	pb := &Playbook{File: file, Dir: filepath.Dir(file), Roles: map[string]*Role{}, parser: hclparse.NewParser(), opts: opts}
 	pb.absDir()
 	f, diags := pb.parse(file)
 	if diags.HasErrors() {
@@ -353,13 +361,17 @@ func (pb *Playbook) loadRole(name string, subject hcl.Range) hcl.Diagnostics {
 	if d := checkRoleName(name, subject); d != nil {
 		return hcl.Diagnostics{d}
 	}
-	path := pb.roleFile(name)
+	path, err := pb.roleFile(name)
+	if err != nil {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot load role " + quote(name), Detail: err.Error() + ".", Subject: subject.Ptr()}}
+	}
 	if path == "" {
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Unknown role " + quote(name),
-			Detail:   fmt.Sprintf("No role block by that name in the playbook and no file %s.hcl in %s.%s", name, strings.Join(pb.roleDirs(), " or "), didYouMean(name, pb.roleNames())),
-			Subject:  subject.Ptr(),
+			Detail: fmt.Sprintf("No role block by that name in the playbook and no file %s.hcl in %s.%s Add a directory with --roles-path or ZDPLAY_ROLES_PATH.",
+				name, strings.Join(pb.roleSources(), ", "), didYouMean(name, pb.roleNames())),
+			Subject: subject.Ptr(),
 		}}
 	}
 	f, diags := pb.parseFile(path, "role file")
@@ -441,40 +453,6 @@ func (pb *Playbook) checkIncludeCycles() hcl.Diagnostics {
 		}
 	}
 	return nil
-}
-
-// roleDirs is where role files are looked for: roles/ beside the playbook,
-// then roles/ beside its directory (the layout of playbooks/ and roles/ at
-// a project's top).
-func (pb *Playbook) roleDirs() []string {
-	return []string{filepath.Join(pb.Dir, "roles"), filepath.Join(pb.Dir, "..", "roles")}
-}
-
-func (pb *Playbook) roleFile(name string) string {
-	for _, dir := range pb.roleDirs() {
-		path := filepath.Join(dir, name+".hcl")
-		if _, err := os.Stat(path); err == nil {
-			return path
-		}
-	}
-	return ""
-}
-
-func (pb *Playbook) roleNames() []string {
-	var names []string
-	for n := range pb.Roles {
-		names = append(names, n)
-	}
-	for _, dir := range pb.roleDirs() {
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if filepath.Ext(e.Name()) == ".hcl" {
-				names = append(names, strings.TrimSuffix(e.Name(), ".hcl"))
-			}
-		}
-	}
-	sort.Strings(names)
-	return names
 }
 
 func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
