@@ -822,7 +822,10 @@ func diagError(diags hcl.Diagnostics) error { return &DiagError{Diags: diags} }
 // variables (with the given -e values), locals and every task whose
 // attributes are known up front. Nothing runs.
 func Validate(pb *Playbook, extraVars []string) hcl.Diagnostics {
-	_, diags := prepare(pb, Options{ExtraVars: extraVars})
+	ex, diags := prepare(pb, Options{ExtraVars: extraVars})
+	if ex != nil {
+		ex.shared.Close()
+	}
 	return diags
 }
 
