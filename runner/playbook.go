@@ -96,7 +96,7 @@ func LoadWith(file string, opts LoadOptions) (*Playbook, hcl.Diagnostics) {
 	}
 	diags = append(diags, pb.loadRoleFiles()...)
 	if !diags.HasErrors() {
-		diags = append(diags, pb.validate()...)
+		diags = append(diags, pb.checkReferences()...)
 		diags = append(diags, pb.checkParams()...)
 	}
 	return pb, diags

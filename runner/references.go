@@ -48,10 +48,12 @@ func (n scopeNames) notInModule(ref string) string {
 	return fmt.Sprintf("%s is not visible in %q, a module (it declares params): modules see only param.*; pass it as a param: param \"name\" {} in %q, name = %s in the include's vars.", ref, n.module, n.module, ref)
 }
 
-// validate checks what can be checked before anything runs: task kinds and
-// their attributes, references to variables, locals, each and registered
-// results, and handler names.
-func (pb *Playbook) validate() hcl.Diagnostics {
+// checkReferences checks, when the playbook loads, what needs no value:
+// task kinds and their attributes, references to variables, locals,
+// params, each and registered results (in a module's scope or the
+// playbook's), and handler names. (Validate, the one thing called so, is
+// the check with values: what a run does before its first task.)
+func (pb *Playbook) checkReferences() hcl.Diagnostics {
 	names := scopeNames{vars: map[string]bool{}, locals: map[string]bool{}, registered: map[string]bool{}}
 	for _, v := range pb.Variables {
 		names.vars[v.Name] = true
