@@ -97,7 +97,11 @@ func (pb *Playbook) checkReferences() hcl.Diagnostics {
 			sc := scopes.of(name)
 			names.locals, names.anyLocal = sc.keys, sc.any
 		}
-		diags = append(diags, names.checkRefs(r.Vars)...)
+		varsNames := names
+		if r.IsModule() {
+			varsNames.locals, varsNames.anyLocal = map[string]bool{}, false // a module's vars are made from its params alone
+		}
+		diags = append(diags, varsNames.checkRefs(r.Vars)...)
 		handlers := map[string]bool{}
 		var handlerNames []string
 		for _, h := range r.Handlers {
