@@ -126,6 +126,9 @@ locals {
   # Written when a successful upgrade (or provision) changed the release: the
   # release that ran before it, which -t rollback returns to.
   previous_release = "${local.dir}/previous-release"
+  # The deployment as roles/rollout.hcl takes it (param "stack"): the
+  # variables, which the compose template reads, and the paths.
+  stack = merge(var, { project = local.project, dir = local.dir, compose = local.compose, conf = local.conf })
 }
 
 play "app" {

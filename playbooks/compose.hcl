@@ -105,6 +105,8 @@ locals {
   # the first): what a failed upgrade rolls back to.
   previous         = fileexists(local.release) ? trimspace(file(local.release)) : ""
   previous_release = "${local.dir}/previous-release"
+  # The deployment as roles/rollout.hcl takes it (param "stack").
+  stack = merge(var, { project = local.project, dir = local.dir, compose = local.compose, conf = local.conf })
 }
 
 play "app" {

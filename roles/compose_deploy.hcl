@@ -74,6 +74,7 @@ task "compose_run" "migrate" {
 
 include "rollout" {
   vars = {
+    stack             = local.stack
     rolling_to        = app.outputs.version
     fallback          = local.previous != "" ? local.previous : app.outputs.version
     parallelism       = app.outputs.parallelism

@@ -27,6 +27,7 @@ task "compose_app" "app" {
 
 include "rollout" {
   vars = {
+    stack        = local.stack
     rolling_to   = local.target
     fallback     = local.previous
     services     = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]

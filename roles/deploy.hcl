@@ -70,6 +70,7 @@ task "haproxy_reload" "haproxy.cfg" {
 
 include "rollout" {
   vars = {
+    stack             = local.stack
     rolling_to        = var.version
     fallback          = local.previous
     parallelism       = var.parallelism

@@ -42,6 +42,7 @@ task "compose_check" "images and daemon" {
 
 include "rollout" {
   vars = {
+    stack          = local.stack
     rolling_to     = local.target
     fallback       = local.previous
     services       = local.services

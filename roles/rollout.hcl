@@ -1,128 +1,100 @@
-# rollout: the replicas (local.services) to local.rolling_to behind the nginx
+# rollout: the replicas (param.services) to param.rolling_to behind the
 # proxy, a batch at a time, with the strategy of Compose's update_config.
 # The engine decides (a dead or missing replica first; then the outdated
 # ones, never draining below replicas - parallelism serving; on a failure,
-# failure_action); these are the steps it runs for each decision. Shared by
-# app.hcl (deploy, rollback) and compose.hcl (compose_deploy,
-# compose_rollback), which include it with the params below; from the
-# playbook it reads local.project, local.dir, local.compose (the stack
-# file), local.conf (nginx's conf), var.port, var.proxy_image and
-# var.health_timeout.
+# failure_action); these are the steps it runs for each decision. A module:
+# shared by app.hcl (deploy, rollback) and compose.hcl (compose_deploy,
+# compose_rollback), which include it with these params.
 
-param "rolling_to" {
-  description = "the release to roll every replica to"
-}
-param "fallback" {
-  description = "the release a failure returns to (the same as rolling_to: none)"
-}
-param "services" {
-  type        = list(string)
-  description = "the replica services, in order"
-}
-param "parallelism" {
-  type    = number
-  default = 1
-}
-param "order" {
-  default = "stop-first"
-}
-param "delay" {
-  default = "0s"
-}
-param "monitor" {
-  default = "0s"
-}
-param "failure_action" {
-  default = "rollback"
-}
-param "max_failure_ratio" {
-  type    = number
-  default = 0
-}
-param "app_port" {
-  type        = number
-  default     = 3000
-  description = "where a replica listens inside its container"
-}
-param "health_path" {
-  default     = "/ping"
-  description = "what answers 200 when a replica is ready"
-}
-param "user_compose" {
-  default     = ""
-  description = "\"\": the stack is templates/docker-compose.yml.tmpl (app.hcl); else the user's compose file, rendered with its service as the replicas"
-}
-param "service" {
-  default     = ""
-  description = "the user's service (compose.hcl)"
-}
-param "proxy" {
-  default     = "nginx"
-  description = "nginx (conf rendered, reloaded) or haproxy (servers set over its runtime API, no reload)"
-}
-param "haproxy_socket" {
-  default     = ""
-  description = "with haproxy: its admin socket on the host"
-}
+# The deployment, one object: project, dir, compose (the stack file), conf
+# (nginx's), port, proxy_image, health_timeout and proxy_next_upstream;
+# templates/docker-compose.yml.tmpl reads its other keys (image, ...).
+param "stack" {}
+param "rolling_to" {} # the release to roll every replica to
+param "fallback" {}   # the release a failure returns to (rolling_to: none)
+param "services" { type = list(string) }
+param "parallelism" { default = 1 }
+param "order" { default = "stop-first" }
+param "delay" { default = "0s" }
+param "monitor" { default = "0s" }
+param "failure_action" { default = "rollback" }
+param "max_failure_ratio" { default = 0 }
+param "app_port" { default = 3000 }      # where a replica listens in its container
+param "health_path" { default = "/ping" } # what answers 200 once a replica is ready
+# "" (app.hcl): the stack is templates/docker-compose.yml.tmpl; else the
+# user's compose file, rendered with its service as the replicas.
+param "user_compose" { default = "" }
+param "service" { default = "" }
 param "migrate" {
-  type        = list(string)
-  default     = []
-  description = "its migration argv (compose.hcl)"
+  type    = list(string)
+  default = []
+}
+# nginx (conf rendered, reloaded) or haproxy (servers set over its runtime
+# API at haproxy_socket, no reload).
+param "proxy" { default = "nginx" }
+param "haproxy_socket" { default = "" }
+
+vars = {
+  project = param.stack.project
+  compose = param.stack.compose
+  conf    = param.stack.conf
+  nginx   = param.proxy == "nginx"
+  haproxy = param.proxy == "haproxy"
 }
 
 rollout "replicas" {
-  replicas          = local.services
-  release           = local.rolling_to
-  fallback          = local.fallback
-  parallelism       = local.parallelism
-  order             = local.order
-  delay             = local.delay
-  monitor           = local.monitor
-  failure_action    = local.failure_action
-  max_failure_ratio = local.max_failure_ratio
+  replicas          = param.services
+  release           = param.rolling_to
+  fallback          = param.fallback
+  parallelism       = param.parallelism
+  order             = param.order
+  delay             = param.delay
+  monitor           = param.monitor
+  failure_action    = param.failure_action
+  max_failure_ratio = param.max_failure_ratio
 
   # Before every decision: the compose file at rollout.release with
   # rollout.services (a start-first surge among them), and where each
   # replica stands.
   observe {
     task "template" "compose file" {
-      when = local.user_compose == ""
-      src  = "../templates/docker-compose.yml.tmpl"
+      when = param.user_compose == ""
+      src  = "${path.role}/../templates/docker-compose.yml.tmpl"
       dest = local.compose
-      vars = { version = rollout.release, services = rollout.services }
+      vars = merge(param.stack, { version = rollout.release, services = rollout.services })
     }
     task "compose_render" "stack" {
-      when        = local.user_compose != ""
-      compose     = local.user_compose
-      service     = local.service
+      when        = param.user_compose != ""
+      compose     = param.user_compose
+      service     = param.service
       project     = local.project
       replicas    = rollout.services
       version     = rollout.release
       dest        = local.compose
-      port        = var.port
-      proxy_image = var.proxy_image
-      proxy_conf  = "${local.dir}/nginx"
-      migrate     = local.migrate
+      port        = param.stack.port
+      proxy_image = param.stack.proxy_image
+      proxy_conf  = "${param.stack.dir}/nginx"
+      migrate     = param.migrate
     }
     task "compose_replicas" "replicas" {
       file     = local.compose
       project  = local.project
       services = rollout.services
-      path     = local.health_path
-      port     = local.app_port
+      path     = param.health_path
+      port     = param.app_port
     }
   }
 
   # The batch (or the replicas to retire) out of the upstream; the reload
   # returns once nginx's old workers are gone, so nothing reaches them.
-  # With var.proxy = "haproxy", no reload: haproxy_upstream drains them over
+  # With proxy = "haproxy", no reload: haproxy_upstream drains them over
   # the runtime API and returns once their sessions are 0.
   drain {
     task "template" "drain" {
-      when = local.proxy == "nginx"
-      src  = "../templates/nginx.conf.tmpl"
+      when = local.nginx
+      src  = "${path.role}/../templates/nginx.conf.tmpl"
       dest = local.conf
-      vars = { upstream = rollout.upstream, app_port = local.app_port }
+      vars = { upstream = rollout.upstream, app_port = param.app_port, proxy_next_upstream = param.stack.proxy_next_upstream }
     }
     task "compose_up" "proxy" {
       file     = local.compose
@@ -130,13 +102,13 @@ rollout "replicas" {
       services = ["proxy"]
     }
     task "haproxy_upstream" "drain" {
-      when     = local.proxy == "haproxy"
-      socket   = local.haproxy_socket
+      when     = local.haproxy
+      socket   = param.haproxy_socket
       upstream = rollout.upstream
-      port     = local.app_port
+      port     = param.app_port
     }
     task "proxy_reload" "drain" {
-      when    = local.proxy == "nginx"
+      when    = local.nginx
       file    = local.compose
       project = local.project
       conf    = local.conf
@@ -161,10 +133,10 @@ rollout "replicas" {
         file    = local.compose
         project = local.project
         service = each.value
-        timeout = var.health_timeout
+        timeout = param.stack.health_timeout
         monitor = rollout.monitor
-        path    = local.health_path
-        port    = local.app_port
+        path    = param.health_path
+        port    = param.app_port
       }
     }
   }
@@ -174,19 +146,19 @@ rollout "replicas" {
   # may have none to send to (a heal: every replica was down, or new).
   undrain {
     task "haproxy_upstream" "undrain" {
-      when     = local.proxy == "haproxy"
-      socket   = local.haproxy_socket
+      when     = local.haproxy
+      socket   = param.haproxy_socket
       upstream = rollout.upstream
-      port     = local.app_port
+      port     = param.app_port
     }
     task "template" "undrain" {
-      when = local.proxy == "nginx"
-      src  = "../templates/nginx.conf.tmpl"
+      when = local.nginx
+      src  = "${path.role}/../templates/nginx.conf.tmpl"
       dest = local.conf
-      vars = { upstream = rollout.upstream, app_port = local.app_port }
+      vars = { upstream = rollout.upstream, app_port = param.app_port, proxy_next_upstream = param.stack.proxy_next_upstream }
     }
     task "proxy_reload" "undrain" {
-      when             = local.proxy == "nginx"
+      when             = local.nginx
       file             = local.compose
       project          = local.project
       conf             = local.conf

@@ -3,8 +3,13 @@ package runner
 import (
 	"time"
 
+	"context"
+	"errors"
+	"fmt"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"maps"
+	"sync"
 )
 
 // groupAttrs evaluates a group's loop and its options: the items of
@@ -27,118 +32,184 @@ func (ex *executor) groupAttrs(g *Group, ctx *hcl.EvalContext) (items []cty.Valu
 	return
 }
 
-// preflightSteps checks, before the first task runs, the attributes of the
-// groups and includes in steps that depend only on var.* and local.* (as
-// preflight does for task bodies): a for_each that is not a collection, a
-// parallel that is not a bool, a bad pause or max_failure_ratio, include
-// vars that are not an object. An included role whose locals are so known
-// is checked too, once per include. What depends on each.* or a registered
-// result is checked when reached.
-func (ex *executor) preflightSteps(steps []Step, locals map[string]cty.Value, seen map[*Include]bool) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	add := func(err error) bool {
-		if d, ok := err.(*DiagError); ok {
-			diags = append(diags, d.Diags...)
-		} else if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value", Detail: err.Error()})
-		}
-		return err == nil
+func (ex *executor) runGroup(ctx context.Context, g *Group, f frame) error {
+	f.tags = concatTags(f.tags, g.Tags)
+	if !ex.anySelected(g.Steps, f.tags) {
+		return nil
 	}
-	ctx := ex.evalContext(frame{locals: locals})
-	for _, s := range steps {
-		switch s := s.(type) {
-		case *Group:
-			for _, e := range []struct {
-				expr hcl.Expression
-				fn   func() error
-			}{
-				{s.ForEach, func() error { _, err := loopItems(s.ForEach, ctx); return err }},
-				{s.Parallel, func() error { _, err := namedBool(s.Parallel, ctx, false, "parallel"); return err }},
-				{s.Pause, func() error { _, err := durationAttr(s.Pause, ctx, 0); return err }},
-				{s.MaxFailureRatio, func() error { _, err := ratioAttr(s.MaxFailureRatio, ctx); return err }},
-			} {
-				if e.expr != nil && staticExprs(e.expr) {
-					add(e.fn())
-				}
-			}
-			if s.Rollout != nil && staticExprs(mapValues(s.Rollout.Attrs)...) {
-				// A bad strategy (-e order=sideways) is invalid input:
-				// exit 2 before anything runs.
-				_, err := ex.evalRollout(s, frame{locals: locals})
-				add(err)
-			}
-			diags = append(diags, ex.preflightSteps(s.Steps, locals, seen)...)
-			diags = append(diags, ex.preflightSteps(s.Rescue, locals, seen)...)
-		case *Include:
-			if seen[s] {
-				continue
-			}
-			seen[s] = true
-			r := ex.pb.Roles[s.Role]
-			if !staticExprs(r.Vars, s.Vars) {
-				continue
-			}
-			inner, ok := locals, true
-			for _, vars := range []hcl.Expression{r.Vars, s.Vars} {
-				if vars != nil && ok {
-					var err error
-					inner, err = ex.withVars(inner, vars, frame{locals: locals})
-					ok = add(err)
-				}
-			}
-			if ok {
-				var err error
-				inner, err = ex.withParams(r, s, inner)
-				ok = add(err)
-			}
-			if ok {
-				diags = append(diags, ex.preflightRole(r, inner, seen)...)
+	if g.Rollout != nil {
+		return ex.runRollout(ctx, g, f)
+	}
+	items, parallel, pause, ratio, err := ex.groupAttrs(g, ex.evalContext(f))
+	if err != nil {
+		return err
+	}
+	if parallel {
+		return ex.runParallel(ctx, g, f, items)
+	}
+	loop := &itemFailures{items: len(items), ratio: ratio}
+	for i, each := range items {
+		if i > 0 && pause > 0 {
+			ex.printer.Note(fmt.Sprintf("%s %q: pausing %s before the next item", g.Kind, g.Name, pause))
+			if err := sleepCtx(ctx, pause); err != nil {
+				return err
 			}
 		}
-	}
-	return diags
-}
-
-// preflightCommon checks a task's retries, delay, timeout and
-// ignore_errors when they use only var.* and local.*.
-func (ex *executor) preflightCommon(t *TaskDecl, ctx *hcl.EvalContext) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	add := func(err error) {
-		if d, ok := err.(*DiagError); ok {
-			diags = append(diags, d.Diags...)
+		inner := f
+		if each != cty.NilVal {
+			inner.each = each
 		}
-	}
-	if staticExprs(t.Retries, t.Delay, t.Timeout) {
-		_, _, _, err := ex.retryAttrs(t, ctx)
-		add(err)
-	}
-	if staticExprs(t.IgnoreErrors) {
-		_, err := ex.boolAttr(t.IgnoreErrors, ctx, false)
-		add(err)
-	}
-	return diags
-}
-
-// staticExprs reports whether exprs (nil ones ignored) refer only to
-// var.* and local.*.
-func staticExprs(exprs ...hcl.Expression) bool {
-	for _, expr := range exprs {
-		if expr == nil {
+		switch err := ex.runItem(ctx, g, inner, loop); {
+		case errors.Is(err, errTolerated):
 			continue
-		}
-		for _, tr := range expr.Variables() {
-			if r := tr.RootName(); r != "var" && r != "local" {
-				return false
-			}
+		case errors.Is(err, errRescued):
+			return nil
+		case err != nil:
+			return err
 		}
 	}
-	return true
+	if len(loop.unrescued) > 0 {
+		return fmt.Errorf("%s %q: %d of %d items failed (within max_failure_ratio %g, so it went on); the first: %w",
+			g.Kind, g.Name, loop.failed, loop.items, loop.ratio, loop.unrescued[0])
+	}
+	return nil
 }
 
-func mapValues(m map[string]hcl.Expression) []hcl.Expression {
-	out := make([]hcl.Expression, 0, len(m))
-	for _, k := range sortedKeys(m) {
-		out = append(out, m[k])
+// runItem runs a group's steps for one item, and its rescue on failure. loop
+// counts a serial's failed items (nil for other groups).
+func (ex *executor) runItem(ctx context.Context, g *Group, f frame, loop *itemFailures) error {
+	if g.When != nil {
+		ok, diags := truthy(g.When, ex.evalContext(f), "when")
+		if diags.HasErrors() {
+			return diagError(diags)
+		}
+		if !ok {
+			ex.skipAll(g.Steps, f)
+			return nil
+		}
 	}
-	return out
+	err := ex.runSteps(ctx, g.Steps, f)
+	var failed *TaskFailedError
+	if err == nil || !errors.As(err, &failed) {
+		return err
+	}
+	tolerated := loop.fail()
+	if len(g.Rescue) > 0 {
+		ex.printer.Note(fmt.Sprintf("%s %q failed: running its rescue", g.Kind, g.Name))
+		// A rescued group, as in Ansible, is not a failure; its loop stops
+		// at the failed item, unless the failure was within the serial's
+		// max_failure_ratio, and the run goes on.
+		f.failure = loop.value(tolerated, failed.Result)
+		if rerr := ex.runSteps(ctx, g.Rescue, f); rerr != nil {
+			return rerr
+		}
+		if tolerated {
+			return errTolerated
+		}
+		return errRescued
+	}
+	if tolerated {
+		ex.printer.Note(fmt.Sprintf("%s %q: %d of %d items failed, within max_failure_ratio %g: going on with the next", g.Kind, g.Name, loop.failed, loop.items, loop.ratio))
+		loop.unrescued = append(loop.unrescued, err)
+		return errTolerated
+	}
+	return err
+}
+
+var (
+	// errRescued ends a group's loop after its rescue ran; the run goes on.
+	errRescued = errors.New("rescued")
+	// errTolerated goes on with a serial's next item after a failed one
+	// within its max_failure_ratio.
+	errTolerated = errors.New("failure tolerated")
+)
+
+// itemFailures counts the failed items of a serial against its
+// max_failure_ratio.
+type itemFailures struct {
+	items     int
+	ratio     float64
+	failed    int
+	unrescued []error // tolerated failures no rescue handled
+}
+
+// fail counts a failed item and reports whether the loop may go on.
+func (l *itemFailures) fail() bool {
+	if l == nil {
+		return false
+	}
+	l.failed++
+	return float64(l.failed) <= l.ratio*float64(l.items)
+}
+
+// value is `failure` in a rescue: the task that failed (failure.task, its
+// title) and why (failure.error, redacted), failure.failed items of
+// failure.items so far, and failure.tolerated when the serial goes on with
+// its next item once the rescue is done.
+func (l *itemFailures) value(tolerated bool, r *TaskResult) cty.Value {
+	failed, items := 1, 1
+	if l != nil {
+		failed, items = l.failed, l.items
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"task":      cty.StringVal(r.Title()),
+		"error":     cty.StringVal(r.Error),
+		"tolerated": cty.BoolVal(tolerated),
+		"failed":    cty.NumberIntVal(int64(failed)),
+		"items":     cty.NumberIntVal(int64(items)),
+	})
+}
+
+// runParallel runs every item of a block at once and waits for all; the
+// first failure is the block's.
+func (ex *executor) runParallel(ctx context.Context, g *Group, f frame, items []cty.Value) error {
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	var panics goroutinePanic
+	for i, each := range items {
+		inner := f
+		inner.each = each
+		inner.own = maps.Clone(f.own)
+		if inner.own == nil {
+			inner.own = map[string]cty.Value{}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer panics.catch()
+			errs[i] = ex.runItem(ctx, g, inner, nil)
+		}()
+	}
+	wg.Wait()
+	panics.rethrow()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, errRescued) {
+			return err
+		}
+	}
+	return nil
+}
+
+// loopItems turns a for_each value into each objects {key, value}.
+func loopItems(expr hcl.Expression, ctx *hcl.EvalContext) ([]cty.Value, error) {
+	v, diags := expr.Value(ctx)
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	if v.IsNull() || !v.CanIterateElements() {
+		return nil, diagError(hcl.Diagnostics{{
+			Severity: hcl.DiagError, Summary: "Invalid for_each",
+			Detail:  "for_each must be a list, set or map; this is " + v.Type().FriendlyName() + ".",
+			Subject: expr.Range().Ptr(),
+		}})
+	}
+	var items []cty.Value
+	for it := v.ElementIterator(); it.Next(); {
+		k, val := it.Element()
+		if v.Type().IsSetType() {
+			k = val
+		}
+		items = append(items, cty.ObjectVal(map[string]cty.Value{"key": k, "value": val}))
+	}
+	return items, nil
 }

@@ -2,13 +2,10 @@ package runner
 
 import (
 	"fmt"
-	"maps"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // blockParam declares what a role takes from where it is included: its
@@ -27,7 +24,7 @@ var paramSchema = &hcl.BodySchema{
 }
 
 // Param is one declared parameter of a role; the include's value (or the
-// default) is the role's local.NAME, converted to Type.
+// default), converted to Type, is param.NAME in the role.
 type Param struct {
 	Name        string
 	Description string
@@ -66,14 +63,31 @@ func (r *Role) param(name string) *Param {
 	return nil
 }
 
-// checkParams checks every include of a role with params: no unknown
-// key, no required param left out.
+// checkParams checks every include of a module: no unknown key, no
+// required param left out; that a module includes only modules (what it
+// includes cannot see a scope it does not have); and that no play lists
+// one (a play gives no params).
 func (pb *Playbook) checkParams() hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	for _, p := range pb.Plays {
+		for i, name := range p.RoleNames {
+			if r := pb.Roles[name]; r != nil && r.IsModule() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "A module in a play",
+					Detail:  fmt.Sprintf("Role %q declares params: it is a module, which a role includes with its params (include %q { vars = { ... } }); a play lists roles without params.", name, name),
+					Subject: p.RoleRange[i].Ptr()})
+			}
+		}
+	}
 	for _, name := range sortedKeys(pb.Roles) {
-		for _, inc := range includesOf(pb.Roles[name].Steps) {
+		from := pb.Roles[name]
+		for _, inc := range includesOf(from.Steps) {
 			r := pb.Roles[inc.Role]
-			if r == nil || len(r.Params) == 0 {
+			if r != nil && from.IsModule() && !r.IsModule() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "A module includes a role without params",
+					Detail:  fmt.Sprintf("Module %q includes %q, which would see the playbook's scope that %q does not have; declare what %q reads as params (param \"name\" {}) and pass them.", from.Name, r.Name, from.Name, r.Name),
+					Subject: inc.DeclRange.Ptr()})
+			}
+			if r == nil || !r.IsModule() {
 				continue
 			}
 			given, ok := includeKeys(inc)
@@ -110,40 +124,6 @@ func paramNames(r *Role) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// withParams gives an included role its params as locals: the include's
-// value converted to the param's type, else the default.
-func (ex *executor) withParams(r *Role, inc *Include, locals map[string]cty.Value) (map[string]cty.Value, error) {
-	if len(r.Params) == 0 {
-		return locals, nil
-	}
-	given, _ := includeKeys(inc)
-	out := maps.Clone(locals)
-	for _, p := range r.Params {
-		v, ok := locals[p.Name]
-		if _, isGiven := given[p.Name]; !isGiven {
-			if p.Default == nil {
-				if !ok {
-					return nil, diagError(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing param", Detail: fmt.Sprintf("Role %q needs param %q.", r.Name, p.Name), Subject: inc.DeclRange.Ptr()}})
-				}
-			} else {
-				dv, d := p.Default.Value(nil)
-				if d.HasErrors() {
-					return nil, diagError(d)
-				}
-				v = dv
-			}
-		}
-		cv, err := convert.Convert(v, p.Type)
-		if err != nil {
-			return nil, diagError(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid param " + quote(p.Name),
-				Detail: fmt.Sprintf("Role %q takes %s as %s: %s.", r.Name, p.Name, p.Type.FriendlyName(), err), Subject: inc.DeclRange.Ptr()}})
-		}
-		out[p.Name] = cv
-	}
-	ex.data.derived(out, locals, paramNames(r))
-	return out, nil
 }
 
 // includeKeys are the keys an include's vars give, with where each is

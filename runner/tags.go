@@ -174,3 +174,46 @@ func (ex *executor) includeSelected(role string, inherited []string) bool {
 	ex.mu.Unlock()
 	return sel
 }
+
+// anySelected reports whether the tag selection runs any task in steps.
+func (ex *executor) anySelected(steps []Step, inherited []string) bool {
+	for _, s := range steps {
+		switch s := s.(type) {
+		case *TaskDecl:
+			if ex.opts.Selection.selects(concatTags(inherited, s.Tags)) {
+				return true
+			}
+		case *Group:
+			if ex.anySelected(s.Steps, concatTags(inherited, s.Tags)) {
+				return true
+			}
+		case *Include:
+			if ex.includeSelected(s.Role, inherited) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// skipAll records every selected task in steps as skipped by a group's when.
+func (ex *executor) skipAll(steps []Step, f frame) {
+	for _, s := range steps {
+		switch s := s.(type) {
+		case *TaskDecl:
+			if ex.opts.Selection.selects(concatTags(f.tags, s.Tags)) {
+				r := ex.newResult(s, f)
+				r.Status = StatusSkipped
+				ex.finish(s, r, f)
+			}
+		case *Group:
+			inner := f
+			inner.tags = concatTags(f.tags, s.Tags)
+			ex.skipAll(s.Steps, inner)
+		case *Include:
+			inner := f
+			inner.tags = concatTags(f.tags, ex.pb.Roles[s.Role].Tags)
+			ex.skipAll(ex.pb.Roles[s.Role].Steps, inner)
+		}
+	}
+}

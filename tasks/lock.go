@@ -59,7 +59,7 @@ func (t *Lock) Check(ctx context.Context, env *Env) (Result, error) {
 	if err := t.prepare(env); err != nil {
 		return Result{}, err
 	}
-	if held, ok := env.Shared.heldLock(t.Path); ok {
+	if held, ok := runLocks(env.Shared).get(t.Path); ok {
 		return Result{Msg: "already held by this run since " + held.since.Format("15:04:05")}, nil
 	}
 	f, err := openLockFile(t.Path, os.O_RDONLY)
@@ -73,7 +73,7 @@ func (t *Lock) Check(ctx context.Context, env *Env) (Result, error) {
 		f.Close()
 		return Result{}, err
 	}
-	env.Shared.keepLock(t.Path, &lockHeld{f: f, since: time.Now()})
+	runLocks(env.Shared).keep(t.Path, &lockHeld{f: f, since: time.Now()})
 	return Result{Msg: "would lock " + t.Path + " (free; held shared until this --check ends)"}, nil
 }
 
@@ -82,7 +82,7 @@ func (t *Lock) Apply(ctx context.Context, env *Env) (Result, error) {
 	if err := t.prepare(env); err != nil {
 		return Result{}, err
 	}
-	if held, ok := env.Shared.heldLock(t.Path); ok {
+	if held, ok := runLocks(env.Shared).get(t.Path); ok {
 		return Result{Msg: "already held by this run since " + held.since.Format("15:04:05")}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(t.Path), 0o755); err != nil {
@@ -108,7 +108,7 @@ func (t *Lock) Apply(ctx context.Context, env *Env) (Result, error) {
 			f.Close()
 			return Result{}, fmt.Errorf("lock: recording the holder in %s: %w", t.Path, err)
 		}
-		env.Shared.keepLock(t.Path, &h)
+		runLocks(env.Shared).keep(t.Path, &h)
 		return Result{Msg: fmt.Sprintf("locked %s (pid %d)", t.Path, os.Getpid())}, nil
 	}
 }
@@ -214,38 +214,44 @@ func (h *lockHeld) release() {
 	_ = h.f.Close()
 }
 
-// The locks each run (each Shared) holds, by absolute path. Shared's own
-// fields live in task.go; this registry keeps the lock kind in its file.
-var runLocks = struct {
-	sync.Mutex
-	held map[*Shared]map[string]*lockHeld
-}{held: map[*Shared]map[string]*lockHeld{}}
+// heldLocks are the locks one run holds, by absolute path: the lock kind's
+// run-scoped state (Shared.State), released when the run ends.
+type heldLocks struct {
+	mu   sync.Mutex
+	held map[string]*lockHeld
+}
 
-func (s *Shared) heldLock(path string) (*lockHeld, bool) {
-	runLocks.Lock()
-	defer runLocks.Unlock()
-	h, ok := runLocks.held[s][stageKey(path)]
+type heldLocksKey struct{}
+
+var _ RunScoped = (*heldLocks)(nil)
+
+func runLocks(s *Shared) *heldLocks {
+	return s.State(heldLocksKey{}, func() RunScoped { return &heldLocks{held: map[string]*lockHeld{}} }).(*heldLocks)
+}
+
+func (l *heldLocks) get(path string) (*lockHeld, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h, ok := l.held[stageKey(path)]
 	return h, ok
 }
 
-func (s *Shared) keepLock(path string, h *lockHeld) {
-	runLocks.Lock()
-	defer runLocks.Unlock()
-	if runLocks.held[s] == nil {
-		runLocks.held[s] = map[string]*lockHeld{}
-	}
-	runLocks.held[s][stageKey(path)] = h
+func (l *heldLocks) keep(path string, h *lockHeld) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.held[stageKey(path)] = h
 }
 
-// releaseLocks releases every lock the run took; Shared.Close calls it.
-func (s *Shared) releaseLocks() {
-	runLocks.Lock()
-	held := runLocks.held[s]
-	delete(runLocks.held, s)
-	runLocks.Unlock()
+// Close releases every lock the run took.
+func (l *heldLocks) Close() error {
+	l.mu.Lock()
+	held := l.held
+	l.held = map[string]*lockHeld{}
+	l.mu.Unlock()
 	for _, h := range held {
 		h.release()
 	}
+	return nil
 }
 
 // lockHolder is who holds a lock, as far as can be told.

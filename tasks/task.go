@@ -6,6 +6,7 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -89,6 +90,50 @@ type Shared struct {
 
 	// swarm holds the connections of the swarm_* kinds, one per docker_host.
 	swarm swarmConns
+
+	statesMu sync.Mutex
+	states   map[any]RunScoped
+	order    []any // the keys of states, in the order they were made
+}
+
+// RunScoped is what a kind holds for the rest of a run (the lock kind's
+// flocks), kept by the run's Shared instead of a package global, so that
+// two runs in one process share nothing and a run that ends, however it
+// ends, lets go of it: the runner closes Shared when a run returns, fails,
+// is interrupted or panics, and Shared.Close closes each state.
+type RunScoped interface {
+	Close() error
+}
+
+// State returns the run's state of a kind under key (an unexported type
+// of the kind's own), made by create on first use.
+func (s *Shared) State(key any, create func() RunScoped) RunScoped {
+	s.statesMu.Lock()
+	defer s.statesMu.Unlock()
+	if st, ok := s.states[key]; ok {
+		return st
+	}
+	if s.states == nil {
+		s.states = map[any]RunScoped{}
+	}
+	st := create()
+	s.states[key] = st
+	s.order = append(s.order, key)
+	return st
+}
+
+// closeStates closes the run's states, the last made first, and forgets
+// them.
+func (s *Shared) closeStates() error {
+	s.statesMu.Lock()
+	states, order := s.states, s.order
+	s.states, s.order = nil, nil
+	s.statesMu.Unlock()
+	var errs []error
+	for i := len(order) - 1; i >= 0; i-- {
+		errs = append(errs, states[order[i]].Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Stage records, in --check mode, what a task would have written to path, so
@@ -137,14 +182,15 @@ func (s *Shared) Docker(ctx context.Context) (*docker.Client, error) {
 	return s.docker, s.dockerErr
 }
 
-// Close releases what the run opened.
+// Close releases what the run opened: the kinds' run-scoped states, the
+// Swarm and Docker connections.
 func (s *Shared) Close() error {
-	s.releaseLocks()
+	err := s.closeStates()
 	s.swarm.close()
 	if s.docker != nil {
-		return s.docker.Close()
+		err = errors.Join(err, s.docker.Close())
 	}
-	return nil
+	return err
 }
 
 // Kind describes a registered task kind.

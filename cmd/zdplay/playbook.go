@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
+	"github.com/zdplay/zdplay"
 	"github.com/zdplay/zdplay/runner"
 )
 
@@ -43,7 +45,10 @@ func newRunCmd() *cobra.Command {
 		Long: `Run the selected tasks of a playbook, in order, and print a recap.
 
 Variables: declared defaults < -e @FILE (HCL or JSON) < -e NAME=VALUE; later
-flags win. Tags: -t and --skip-tags, with Ansible's special tags always, never,
+flags win. Roles the playbook does not define are looked up in roles/ beside
+it, then roles/ beside its directory, then --roles-path and
+ZDPLAY_ROLES_PATH (colon-separated), then the roles shipped in zdplay
+(rollout, deploy, ...), so a playbook anywhere can include them by name. Tags: -t and --skip-tags, with Ansible's special tags always, never,
 all, tagged and untagged.
 
 The first Ctrl-C stops the run before its next task (the proxy is left as the
@@ -98,6 +103,7 @@ interrupted.`,
 		},
 	}
 	sel.register(cmd)
+	addRolesPath(cmd)
 	cmd.Flags().StringArrayVarP(&extraVars, "extra-vars", "e", nil, "set a variable: NAME=VALUE, or @FILE for a .hcl or .json file of them (repeatable)")
 	cmd.Flags().BoolVar(&check, "check", false, "report what would change, change nothing")
 	cmd.Flags().BoolVar(&diff, "diff", false, "print the diffs of the files that change")
@@ -128,6 +134,7 @@ Nothing is run. Exit status 2 when something is wrong.`,
 		},
 	}
 	cmd.Flags().StringArrayVarP(&extraVars, "extra-vars", "e", nil, "set a variable: NAME=VALUE, or @FILE for a .hcl or .json file of them (repeatable)")
+	addRolesPath(cmd)
 	return cmd
 }
 
@@ -151,11 +158,12 @@ func newListTasksCmd() *cobra.Command {
 		},
 	}
 	sel.register(cmd)
+	addRolesPath(cmd)
 	return cmd
 }
 
 func newListTagsCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "list-tags FILE",
 		Short:   "List the tags of a playbook's tasks",
 		Example: "  zdplay list-tags playbooks/app.hcl",
@@ -174,11 +182,29 @@ func newListTagsCmd() *cobra.Command {
 			return nil
 		},
 	}
+	addRolesPath(cmd)
+	return cmd
 }
 
-// load parses a playbook, printing its diagnostics on failure.
+// rolesPathHelp is the --roles-path flag's help, which every command that
+// loads a playbook takes.
+const rolesPathHelp = "directories of role files (NAME.hcl), colon-separated, searched after roles/ beside the playbook and before ZDPLAY_ROLES_PATH and the shipped roles"
+
+func addRolesPath(cmd *cobra.Command) {
+	cmd.Flags().String("roles-path", "", rolesPathHelp)
+}
+
+// rolesPath is --roles-path's directories, then ZDPLAY_ROLES_PATH's.
+func rolesPath(cmd *cobra.Command) []string {
+	flag, _ := cmd.Flags().GetString("roles-path")
+	return append(filepath.SplitList(flag), filepath.SplitList(os.Getenv("ZDPLAY_ROLES_PATH"))...)
+}
+
+// load parses a playbook, printing its diagnostics on failure. Roles it
+// does not define come from beside it, the roles path, then the roles
+// shipped in this binary.
 func load(cmd *cobra.Command, file string) (*runner.Playbook, error) {
-	pb, diags := runner.Load(file)
+	pb, diags := runner.LoadWith(file, runner.LoadOptions{RolesPath: rolesPath(cmd), Shipped: zdplay.Shipped})
 	if diags.HasErrors() {
 		return nil, invalid(cmd, pb, diags)
 	}

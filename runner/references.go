@@ -12,7 +12,7 @@ import (
 
 // reservedRoots are the names expressions start from; a registered result
 // may not take one of them.
-var reservedRoots = map[string]bool{"var": true, "local": true, "each": true, "path": true, "failure": true, "rollout": true}
+var reservedRoots = map[string]bool{"var": true, "local": true, "param": true, "each": true, "path": true, "failure": true, "rollout": true}
 
 // scopeNames is what an expression may refer to at some point of the tree.
 type scopeNames struct {
@@ -23,12 +23,37 @@ type scopeNames struct {
 	inLoop     bool
 	inRescue   bool
 	inRollout  bool
+	// module names the module whose steps these are ("": the playbook's
+	// scope); params are its params. elsewhere are the names other roles
+	// register, which a module does not see.
+	module    string
+	params    map[string]bool
+	elsewhere map[string]bool
 }
 
-// validate checks what can be checked before anything runs: task kinds and
-// their attributes, references to variables, locals, each and registered
-// results, and handler names.
-func (pb *Playbook) validate() hcl.Diagnostics {
+// moduleNames is the scope of module r's steps: its params, its vars as
+// locals, its own registered results; no variable.
+func moduleNames(r *Role, registered map[string]bool) scopeNames {
+	n := scopeNames{vars: map[string]bool{}, locals: map[string]bool{}, registered: r.registers,
+		module: r.Name, params: map[string]bool{}, elsewhere: registered}
+	n.anyLocal = !addVarsKeys(r.Vars, n.locals)
+	for _, p := range r.Params {
+		n.params[p.Name] = true
+	}
+	return n
+}
+
+// notInModule is the detail of a module's reference to its includer's scope.
+func (n scopeNames) notInModule(ref string) string {
+	return fmt.Sprintf("%s is not visible in %q, a module (it declares params): modules see only param.*; pass it as a param: param \"name\" {} in %q, name = %s in the include's vars.", ref, n.module, n.module, ref)
+}
+
+// checkReferences checks, when the playbook loads, what needs no value:
+// task kinds and their attributes, references to variables, locals,
+// params, each and registered results (in a module's scope or the
+// playbook's), and handler names. (Validate, the one thing called so, is
+// the check with values: what a run does before its first task.)
+func (pb *Playbook) checkReferences() hcl.Diagnostics {
 	names := scopeNames{vars: map[string]bool{}, locals: map[string]bool{}, registered: map[string]bool{}}
 	for _, v := range pb.Variables {
 		names.vars[v.Name] = true
@@ -65,10 +90,18 @@ func (pb *Playbook) validate() hcl.Diagnostics {
 	for _, name := range sortedKeys(pb.Roles) {
 		r := pb.Roles[name]
 		names := names
-		names.inLoop = included[name] // an included role sees the each of where it is included
-		sc := scopes.of(name)
-		names.locals, names.anyLocal = sc.keys, sc.any
-		diags = append(diags, names.checkRefs(r.Vars)...)
+		if r.IsModule() {
+			names = moduleNames(r, names.registered)
+		} else {
+			names.inLoop = included[name] // an included role sees the each of where it is included
+			sc := scopes.of(name)
+			names.locals, names.anyLocal = sc.keys, sc.any
+		}
+		varsNames := names
+		if r.IsModule() {
+			varsNames.locals, varsNames.anyLocal = map[string]bool{}, false // a module's vars are made from its params alone
+		}
+		diags = append(diags, varsNames.checkRefs(r.Vars)...)
 		handlers := map[string]bool{}
 		var handlerNames []string
 		for _, h := range r.Handlers {
@@ -200,13 +233,27 @@ func (n scopeNames) checkRefs(expr hcl.Expression) hcl.Diagnostics {
 		}
 		var problem string
 		switch {
+		case root == "var" && n.module != "":
+			problem = n.notInModule("var." + attr)
 		case root == "var":
 			if attr != "" && !n.vars[attr] {
 				problem = fmt.Sprintf("No variable %q is declared.%s", attr, didYouMean(attr, sortedKeys(n.vars)))
 			}
+		case root == "local" && n.module != "" && attr != "" && !n.locals[attr] && !n.anyLocal:
+			problem = n.notInModule("local." + attr)
 		case root == "local":
 			if attr != "" && !n.locals[attr] && !n.anyLocal {
 				problem = fmt.Sprintf("No local or vars entry %q is declared.%s", attr, didYouMean(attr, sortedKeys(n.locals)))
+			}
+		case root == "param":
+			if n.module == "" {
+				problem = "param.* exists only in a module: a role that declares params."
+			} else if attr != "" && !n.params[attr] {
+				problem = fmt.Sprintf("Module %q declares no param %q.%s", n.module, attr, didYouMean(attr, sortedKeys(n.params)))
+			}
+		case root == "path":
+			if attr != "" && attr != "role" && attr != "playbook" {
+				problem = fmt.Sprintf("path has role (the role file's directory) and playbook (the playbook's), not %q.", attr)
 			}
 		case root == "each":
 			if !n.inLoop {
@@ -227,6 +274,8 @@ func (n scopeNames) checkRefs(expr hcl.Expression) hcl.Diagnostics {
 				problem = fmt.Sprintf("rollout has %s, not %q.%s", strings.Join(rolloutValueAttrs, ", "), attr, didYouMean(attr, rolloutValueAttrs))
 			}
 		case n.registered[root]:
+		case n.module != "" && n.elsewhere[root]:
+			problem = fmt.Sprintf("%q is registered by a task outside the module: ", root) + n.notInModule(root)
 		default:
 			problem = fmt.Sprintf("%q is not a variable (var.NAME), a local (local.NAME), each.key/each.value, nor a name some task registers.%s",
 				root, didYouMean(root, append(sortedKeys(n.registered), "var", "local", "each")))
@@ -320,9 +369,6 @@ func (rs *roleScopes) of(name string) *localScope {
 	sc.keys = copySet(sc.keys)
 	if !addVarsKeys(rs.pb.Roles[name].Vars, sc.keys) {
 		sc.any = true
-	}
-	for _, p := range rs.pb.Roles[name].Params {
-		sc.keys[p.Name] = true // given by every include, or defaulted
 	}
 	rs.memo[name] = sc
 	return sc
