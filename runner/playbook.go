@@ -86,6 +86,9 @@ func LoadWith(file string, opts LoadOptions) (*Playbook, hcl.Diagnostics) {
 			pb.Roles[name] = r
 		}
 	}
+	if a, ok := content.Attributes[attrImport]; ok {
+		diags = append(diags, pb.importVariables(a)...)
+	}
 	if len(pb.Plays) == 0 && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,

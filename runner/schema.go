@@ -23,6 +23,7 @@ const (
 const flushHandlers = "flush_handlers"
 
 var fileSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: attrImport}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: blockVariable, LabelNames: []string{"name"}},
 		{Type: blockLocals},
