@@ -12,17 +12,13 @@
 #
 # Images are never pulled: every node must have them (docker load).
 
+# app.hcl's variables (demo.vars.hcl, update_config.vars.hcl: Swarm's own
+# update_config here), with the defaults below where Swarm's differ.
+import = ["demo.vars.hcl", "update_config.vars.hcl"]
+
 variable "docker_host" {
   description = "the Swarm manager's Docker endpoint (unix://, tcp://, ssh://); empty: DOCKER_HOST, else the local engine"
   default     = ""
-}
-variable "image" {
-  description = "the app's image repository (any image that serves :3000 and GET /ping)"
-  default     = "zdplay-demo/app"
-}
-variable "version" {
-  description = "the image tag to run"
-  default     = "0.0.1"
 }
 variable "replicas" {
   description = "how many tasks of the app service"
@@ -42,61 +38,13 @@ variable "dir" {
   description = "where the rendered stack file and nginx conf go"
   default     = ".zdplay/zdplay-demo-swarm"
 }
-variable "proxy_image" {
-  description = "nginx image (make images builds it from Debian's package)"
-  default     = "zdplay-demo/nginx:local"
-}
-variable "db_image" {
-  description = "redis image (make images builds it from Debian's package)"
-  default     = "zdplay-demo/redis:local"
-}
 variable "db_constraint" {
   description = "the placement constraint that keeps the db (and its volume) on one node"
   default     = "node.role == manager"
 }
-variable "app_memory" {
-  description = "memory limit of each app task"
-  default     = "128m"
-}
-variable "app_cpus" {
-  description = "CPU limit of each app task"
-  type        = number
-  default     = 1
-}
-variable "db_memory" {
-  description = "memory limit of the db"
-  default     = "256m"
-}
-variable "proxy_next_upstream" {
-  description = "let nginx retry a request that found a task gone on the next address"
-  type        = bool
-  default     = true
-}
-variable "parallelism" {
-  description = "update_config.parallelism: tasks replaced at once"
-  type        = number
-  default     = 1
-}
-variable "delay" {
-  description = "update_config.delay: wait between two batches"
-  default     = "0s"
-}
-variable "order" {
-  description = "update_config.order: stop-first or start-first"
-  default     = "stop-first"
-}
 variable "monitor" {
   description = "update_config.monitor: how long a new task is watched once it runs (healthy); a failure then still counts. 0s means Swarm's default, 5s"
   default     = "500ms"
-}
-variable "failure_action" {
-  description = "update_config.failure_action: rollback, pause or continue"
-  default     = "rollback"
-}
-variable "max_failure_ratio" {
-  description = "update_config.max_failure_ratio: the share of tasks that may fail while the update goes on"
-  type        = number
-  default     = 0
 }
 variable "health_timeout" {
   description = "the app's health check start_period: how long a new task may take to turn healthy"
