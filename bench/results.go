@@ -267,9 +267,11 @@ type zdJSON struct {
 
 // zdplaySteps sorts the recap's per-task durations into the common steps.
 // A `rollout` task's duration spans the tasks it ran (the recap lists them
-// before it, declared in the same file, roles/rollout.hcl): they count in
-// their own steps and only the rest of it is the engine's, so nothing is
-// counted twice.
+// just before it, declared in the same file, roles/rollout.hcl): they count
+// in their own steps, and only the rest of it is the engine's ("engine"),
+// so nothing is counted twice. Within it, consecutive results of one
+// declaration are a parallel block's items (a batch's health waits), which
+// overlap: the longest of them is what the rollout spent.
 func zdplaySteps(r cmdResult) (map[string]float64, []TaskTime) {
 	steps := map[string]float64{}
 	var j zdJSON
@@ -277,32 +279,40 @@ func zdplaySteps(r cmdResult) (map[string]float64, []TaskTime) {
 		steps["startup"] = r.wall.Seconds()
 		return steps, nil
 	}
+	sec := func(i int) float64 { return float64(j.Tasks[i].DurationNs) / 1e9 }
+	file := func(i int) string { f, _, _ := strings.Cut(j.Tasks[i].Pos, ":"); return f }
+	inner := make([]bool, len(j.Tasks))
 	var tasks []TaskTime
-	sum := 0.0
+	top := 0.0 // tasks outside any rollout, and the rollouts themselves
 	for i, t := range j.Tasks {
-		d := float64(t.DurationNs) / 1e9
 		name := t.Kind + " " + strconv.Quote(t.Name)
 		if t.Item != "" {
 			name += " [" + t.Item + "]"
 		}
-		tasks = append(tasks, TaskTime{Task: name, Ms: round3(d * 1000)})
-		if t.Status == "skipped" {
-			continue // the other proxy's steps: "-", not 0
-		}
-		if t.Kind == "rollout" {
-			file, _, _ := strings.Cut(t.Pos, ":")
-			inner := 0.0
-			for k := i - 1; k >= 0 && j.Tasks[k].Kind != "rollout"; k-- {
-				if f, _, _ := strings.Cut(j.Tasks[k].Pos, ":"); f != file {
-					break
-				}
-				inner += float64(j.Tasks[k].DurationNs) / 1e9
-			}
-			steps["engine"] += d - inner
-			sum += d - inner
+		tasks = append(tasks, TaskTime{Task: name, Ms: round3(sec(i) * 1000)})
+		if t.Kind != "rollout" {
 			continue
 		}
-		sum += d
+		spent, group := 0.0, 0.0 // group: the longest of the current parallel items
+		for k := i - 1; k >= 0 && j.Tasks[k].Kind != "rollout" && file(k) == file(i); k-- {
+			inner[k] = true
+			if k+1 < i && j.Tasks[k+1].Pos == j.Tasks[k].Pos && j.Tasks[k+1].Item != j.Tasks[k].Item {
+				group = max(group, sec(k)) // the same parallel block as the next one
+				continue
+			}
+			spent += group
+			group = sec(k)
+		}
+		steps["engine"] += sec(i) - spent - group
+	}
+	for i, t := range j.Tasks {
+		d := sec(i)
+		if !inner[i] {
+			top += d
+		}
+		if t.Status == "skipped" || t.Kind == "rollout" {
+			continue // skipped: the other proxy's steps are "-", not 0
+		}
 		switch {
 		case t.Kind == "template" && (t.Name == "drain" || t.Name == "undrain"):
 			steps["render_conf"] += d
@@ -324,7 +334,7 @@ func zdplaySteps(r cmdResult) (map[string]float64, []TaskTime) {
 			steps["other_tasks"] += d
 		}
 	}
-	steps["startup"] = r.wall.Seconds() - sum
+	steps["startup"] = r.wall.Seconds() - top
 	return steps, tasks
 }
 
