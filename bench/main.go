@@ -3,7 +3,10 @@
 // load, 40 keep-alive clients through the proxy (internal/probe, in process):
 //
 //   - zdplay: `bin/zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2`
-//     after a provision at 0.0.1, with 2 and 4 replicas;
+//     after a provision at 0.0.1, with 2 and 4 replicas, and with 12 in
+//     batches of 4; with nginx (the default) and with -e proxy=haproxy,
+//     under GET clients and under POST clients (which no client retries on
+//     a connection the proxy closed);
 //   - the floor: the same steps as a plain script (bench/floor.sh) against
 //     the same stack provisioned by zdplay: the least any tool can take;
 //   - the seed-002 design: ansible-playbook + docker-compose v1 with the same

@@ -897,12 +897,42 @@ func (r *Results) analysis(p func(string, ...any)) {
 		if ha := r.caseNamed(fmt.Sprintf("haproxy-%d", n)); ha != nil {
 			p("With -e proxy=haproxy, %.2f s per replica over the runtime API (drain until the replica's sessions are 0, undrain until HAProxy sees it up) instead of %.2f s of nginx reloads, %.2f s recreating, %.2f s healthy: %.2f s per replica in all against nginx's %.2f s.",
 				ha.PerReplica["runtime_api"], st["reload"], ha.PerReplica["recreate"], ha.PerReplica["wait_healthy"], ha.WallMeanS/float64(n), zd.WallMeanS/float64(n))
+			hw, nw := ha.wallWithoutRecreate(), zd.wallWithoutRecreate()
+			hlo, hhi := ha.recreateRange()
+			nlo, nhi := zd.recreateRange()
+			p("The recreate (Docker's stop, remove, create and start: the same work with either proxy) took %.1f-%.1f s per upgrade in these rounds; without it, the median upgrade took %.2f s with haproxy against %.2f s with nginx (%.2fx).",
+				min(hlo, nlo), max(hhi, nhi), hw, nw, hw/nw)
 		}
 		if an != nil && fl != nil && an.WallS/zd.WallS < 5 {
 			p("For the 5x target zdplay would have to upgrade %d replicas in %.1f s (the Ansible design took %.1f s); even the floor takes %.1f s (%.2fx): the design itself bounds the ratio, not zdplay's overhead. The seed-002 design spends no time waiting for old nginx workers nor for health, and its per-step cost is Ansible's (a Python module process per task) and docker-compose v1's (a Python start per call).",
 				n, an.WallS/5, an.WallS, fl.WallS, an.WallS/fl.WallS)
 		}
 	}
+}
+
+// wallWithoutRecreate is the median over the rounds of the wall time minus
+// the recreate step: on a loaded machine Docker's stop/create/start varies
+// the most, and it is the same work whichever proxy is in front.
+func (c *Case) wallWithoutRecreate() float64 {
+	var v []float64
+	for _, r := range c.Rounds {
+		if r.WallS > 0 {
+			v = append(v, r.WallS-r.Steps["recreate"])
+		}
+	}
+	return median(v)
+}
+
+// recreateRange is the shortest and longest recreate step of the rounds.
+func (c *Case) recreateRange() (lo, hi float64) {
+	for i, r := range c.Rounds {
+		d := r.Steps["recreate"]
+		if i == 0 || d < lo {
+			lo = d
+		}
+		hi = max(hi, d)
+	}
+	return lo, hi
 }
 
 // goBench returns the Benchmark lines of go-bench.txt.
