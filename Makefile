@@ -32,11 +32,12 @@ demo: build images
 	bash testdata/demo.sh
 
 # Minutes, not hours (never part of `make test`): the Go micro-benchmarks
-# (bench/go-bench.txt), then upgrades of the demo stack under load by zdplay,
-# by the bare steps (bench/floor.sh) and by the seed-002 Ansible design
+# (bench/go-bench.txt), then upgrades of the demo stack under load by zdplay
+# (with nginx and with -e proxy=haproxy, under GET and POST clients), by the
+# bare steps (bench/floor.sh) and by the seed-002 Ansible design
 # (bench/ansible/, when ansible-playbook and docker-compose are installed),
 # and zdplay's no-op and converged runs: bench/results.json, bench/RESULTS.md
-# and a chart per upgrade. BENCHFLAGS, e.g. -rounds 1 -cases zdplay-2,floor-2.
+# and a chart per upgrade. BENCHFLAGS, e.g. -rounds 1 -cases zdplay-2,haproxy-2.
 bench: build images
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./runner ./internal/... 2>&1 | tee bench/go-bench.txt
 	bash bench/install-ansible.sh
