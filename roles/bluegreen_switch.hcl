@@ -49,7 +49,9 @@ task "haproxy_reload" "haproxy.cfg" {
   master_socket = "${local.haproxy_run}/master.sock"
 }
 
-# The replicas of `to` and of every colour that exists, with their addresses.
+# The replicas of every colour that exists (and of `to`) that run, with
+# their addresses. Each replica of `to` is listed, running or not: one that
+# does not run fails haproxy_upstream before the other colour is drained.
 task "compose_replicas" "colours" {
   when     = var.proxy == "haproxy"
   file     = local.compose
@@ -60,7 +62,9 @@ task "compose_replicas" "colours" {
 task "haproxy_upstream" "switch" {
   when          = var.proxy == "haproxy"
   socket        = "${local.haproxy_run}/admin.sock"
-  upstream      = [for name, ip in colours.outputs.addresses : { name = name, address = ip, down = !contains(local.services[local.to], name) }]
+  upstream      = [for s in distinct(concat(local.services[local.to], keys(colours.outputs.addresses))) : {
+    name = s, address = lookup(colours.outputs.addresses, s, ""), down = !contains(local.services[local.to], s)
+  }]
   drain_timeout = var.drain_timeout
 }
 
