@@ -137,6 +137,20 @@ func (b *blueGreen) wantColourRunning(colour, release string, replicas int) {
 	}
 }
 
+// proxyConf is the proxy's rendered configuration.
+func (b *blueGreen) proxyConf() []byte {
+	b.t.Helper()
+	path := filepath.Join(b.dir, "nginx", "default.conf")
+	if b.proxy == "haproxy" {
+		path = filepath.Join(b.dir, "haproxy", "haproxy.cfg")
+	}
+	conf, err := os.ReadFile(path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return conf
+}
+
 // onlyServes checks that n requests through the proxy all answer version.
 func (b *blueGreen) onlyServes(version string) {
 	b.t.Helper()
@@ -210,8 +224,11 @@ func testDeploySwitchbackRetire(t *testing.T, proxy string) {
 	if len(b.colour("green")) != 0 {
 		t.Fatal("provision started green")
 	}
-	if conf, _ := os.ReadFile(filepath.Join(b.dir, "nginx", "default.conf")); bytes.Contains(conf, []byte("green_")) {
-		t.Fatalf("the nginx conf names green, which does not exist:\n%s", conf)
+	switch conf := b.proxyConf(); {
+	case proxy == "nginx" && (!bytes.Contains(conf, []byte("blue_1:3000")) || bytes.Contains(conf, []byte("green_"))):
+		t.Fatalf("the nginx conf should name blue only (green does not exist):\n%s", conf)
+	case proxy == "haproxy" && (!bytes.Contains(conf, []byte("server-template app 1-4 ")) || bytes.Contains(conf, []byte("blue_"))):
+		t.Fatalf("haproxy.cfg should have 4 slots and name no replica (they are set over the runtime API):\n%s", conf)
 	}
 	if recap := b.mustRun("provision", "version=0.0.1"); recap.Changed != 0 {
 		t.Fatalf("provision re-run: %s, want changed=0", recap.Summary())

@@ -19,12 +19,27 @@ task "compose_check" "images and daemon" {
   project = var.project
 }
 
-# The live colour (and the db, its dependency) first: nginx resolves the
-# upstream's names when it starts.
+# The live colour (and the db, its dependency) first, healthy: nginx
+# resolves the upstream's names when it starts, and serves them at once.
+# Then the proxy, with its conf (the switch's, which then has nothing to
+# render; HAProxy's slots stay in maint until the switch).
 task "compose_up" "live colour" {
   file     = local.compose
   project  = var.project
   services = local.services[local.live]
+}
+include "healthy" {
+  vars = { waiting_for = local.services[local.live] }
+}
+task "template" "proxy conf" {
+  src  = local.conf_src
+  dest = local.conf
+  vars = { upstream = local.services[local.live], live_colour = local.live, live_release = local.live_release, slots = 2 * var.replicas }
+}
+task "compose_up" "proxy" {
+  file     = local.compose
+  project  = var.project
+  services = ["proxy"]
 }
 
 include "bluegreen_switch" {

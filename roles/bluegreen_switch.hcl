@@ -25,16 +25,11 @@ include "healthy" {
   vars = { waiting_for = local.services[local.to] }
 }
 
+# The proxy itself is started by provision only: nothing else recreates it.
 task "template" "proxy conf" {
   src  = local.conf_src
   dest = local.conf
   vars = { upstream = local.services[local.to], live_colour = local.to, live_release = local.release, slots = 2 * var.replicas }
-}
-# Brings the proxy up on provision; else it is up to date.
-task "compose_up" "proxy" {
-  file     = local.compose
-  project  = var.project
-  services = ["proxy"]
 }
 task "proxy_reload" "switch" {
   when    = var.proxy == "nginx"
