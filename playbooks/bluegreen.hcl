@@ -1,11 +1,18 @@
 # Blue-green (seed 003, issue 5): two colours of the app, blue and green,
 # each a set of compose services (blue_1..blue_N, green_1..green_N), the
-# same redis db, and an nginx proxy on 127.0.0.1:PORT whose upstream lists
-# the live colour's replicas only. A release goes to the idle colour, beside
-# the live one; once every replica of it is healthy, one nginx reload
-# switches all traffic to it. The old colour keeps running, so switching
-# back is one more reload. Roles live in ../roles (bluegreen_*.hcl),
-# templates in ../templates (bluegreen-*.tmpl).
+# same redis db, and a proxy on 127.0.0.1:PORT that serves the live colour
+# only. A release goes to the idle colour, beside the live one; once every
+# replica of it is healthy, the proxy switches all traffic to it. The old
+# colour keeps running, so switching back is one more switch. Roles live in
+# ../roles (bluegreen_*.hcl), templates in ../templates.
+#
+# The switch (roles/bluegreen_switch.hcl), by -e proxy:
+#   nginx    (default) one reload of a conf that names the new colour's
+#            replicas only; the old workers finish the requests in flight.
+#   haproxy  no reload: both colours' replicas sit in the backend's slots,
+#            the idle one's in maint; over the runtime API the new colour's
+#            go ready, then the old colour's drain and go to maint once
+#            their sessions are 0. No client connection is closed.
 #
 #   zdplay run playbooks/bluegreen.hcl -t provision                     # blue at var.version
 #   zdplay run playbooks/bluegreen.hcl -t deploy -e version=0.0.2       # to the idle colour, then switch
@@ -14,8 +21,8 @@
 #   zdplay run playbooks/bluegreen.hcl -t teardown
 #
 # State, in files under dir, read back below when the run starts:
-#   live-colour           the colour nginx serves ("blue" or "green"): written
-#                         right after the reload that switched to it
+#   live-colour           the colour the proxy serves ("blue" or "green"):
+#                         written right after the switch to it
 #   blue-release,         the release each colour runs (absent: the colour
 #   green-release         does not exist); written before the colour is
 #                         brought up at it
@@ -51,9 +58,17 @@ variable "dir" {
   description = "where the rendered compose file, nginx conf and state files go"
   default     = ".zdplay/zdplay-bluegreen"
 }
+variable "proxy" {
+  description = "the proxy: nginx (a reload switches) or haproxy (its runtime API switches: no reload)"
+  default     = "nginx"
+}
 variable "proxy_image" {
   description = "nginx image (make images builds it from Debian's package)"
   default     = "zdplay-demo/nginx:local"
+}
+variable "haproxy_image" {
+  description = "haproxy image, with -e proxy=haproxy (make images builds it from Debian's package)"
+  default     = "zdplay-demo/haproxy:local"
 }
 variable "db_image" {
   description = "redis image (make images builds it from Debian's package)"
@@ -73,13 +88,17 @@ variable "db_memory" {
   default     = "256m"
 }
 variable "proxy_next_upstream" {
-  description = "let nginx retry a failed request on the next replica of the live colour"
+  description = "let the proxy retry a failed request on another replica of the live colour"
   type        = bool
   default     = true
 }
 variable "health_timeout" {
   description = "how long each replica of the idle colour may take to turn healthy before the deploy gives up (without switching)"
   default     = "60s"
+}
+variable "drain_timeout" {
+  description = "with -e proxy=haproxy: how long a switch waits for the old colour's requests in flight to finish"
+  default     = "30s"
 }
 variable "stop_timeout" {
   description = "retire: how long (seconds) each replica of the idle colour gets to exit on SIGTERM before it is killed"
@@ -88,12 +107,17 @@ variable "stop_timeout" {
 }
 
 locals {
-  project = var.project
-  dir          = abspath(var.dir)
-  compose      = "${local.dir}/docker-compose.yml"
-  conf         = "${local.dir}/nginx/default.conf"
-  lock         = "${local.dir}/.zdplay.lock"
-  live_file    = "${local.dir}/live-colour"
+  project   = var.project
+  dir       = abspath(var.dir)
+  compose   = "${local.dir}/docker-compose.yml"
+  lock      = "${local.dir}/.zdplay.lock"
+  live_file = "${local.dir}/live-colour"
+  # The proxy's configuration: nginx's names the live colour's replicas;
+  # HAProxy's names none (it has slots), and its runtime API's sockets are
+  # in haproxy/run (bind-mounted at /run/haproxy in the proxy).
+  conf         = "${local.dir}/${var.proxy == "haproxy" ? "haproxy/haproxy.cfg" : "nginx/default.conf"}"
+  conf_src     = "../templates/${var.proxy == "haproxy" ? "haproxy.cfg.tmpl" : "bluegreen-nginx.conf.tmpl"}"
+  haproxy_run  = "${local.dir}/haproxy/run"
   colour_names = ["blue", "green"]
   # The compose services of each colour.
   services = { for c in local.colour_names : c => [for i in range(var.replicas) : "${c}_${i + 1}"] }
@@ -101,31 +125,21 @@ locals {
   # The recorded state (see above); a fresh dir means blue at var.version.
   live         = fileexists(local.live_file) ? trimspace(file(local.live_file)) : "blue"
   idle         = local.live == "green" ? "blue" : "green"
-  live_record  = "${local.dir}/${local.live}-release"
   idle_record  = "${local.dir}/${local.idle}-release"
+  live_record  = "${local.dir}/${local.live}-release"
   live_release = fileexists(local.live_record) ? trimspace(file(local.live_record)) : var.version
   # "" when the idle colour does not exist (never deployed, or retired).
   idle_release = fileexists(local.idle_record) ? trimspace(file(local.idle_record)) : ""
 
   # lookup: a live-colour file that names no colour fails in each role's
-  # first assert, saying so, rather than here.
-  live_services = lookup(local.services, local.live, [])
+  # first assert (bluegreen_state), saying so, rather than here.
   idle_services = lookup(local.services, local.idle, [])
 
   # The colours that exist, colour -> release: what the compose file renders
   # when a role does not bring a colour to a new release.
-  existing = merge(
-    { (local.live) = local.live_release },
-    local.idle_release == "" ? {} : { (local.idle) = local.idle_release },
-  )
+  existing = merge({ (local.live) = local.live_release }, local.idle_release == "" ? {} : { (local.idle) = local.idle_release })
 }
 
 play "bluegreen" {
-  roles = [
-    "bluegreen_provision",
-    "bluegreen_deploy",
-    "bluegreen_switchback",
-    "bluegreen_retire",
-    "teardown",
-  ]
+  roles = ["bluegreen_provision", "bluegreen_deploy", "bluegreen_switchback", "bluegreen_retire", "teardown"]
 }

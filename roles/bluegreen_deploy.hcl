@@ -1,6 +1,6 @@
 # bluegreen deploy: bring the idle colour up at var.version beside the live
 # one, wait until every replica of it is healthy, then switch the proxy to
-# it in one nginx reload and record it as the live colour. The old colour
+# it (bluegreen_switch) and record it as the live colour. The old colour
 # keeps running, for an instant switch back (-t switchback) until it is
 # retired (-t retire) or the next deploy goes to it.
 #
@@ -11,13 +11,12 @@
 # Deploying the release that is already live changes nothing.
 tags = ["deploy"]
 
-# One run at a time on this deployment: a second one is refused at once,
-# naming this one. Held until the run ends (or its process dies).
-task "lock" "project" {
-  path = local.lock
-}
+include "bluegreen_state" {}
 
-include "bluegreen_live" {}
+# The proxy on the recorded live colour before the idle one is replaced.
+include "bluegreen_switch" {
+  vars = { to = local.live, release = local.live_release }
+}
 
 block "release to the idle colour" {
   when = var.version != local.live_release
@@ -62,8 +61,8 @@ block "release to the idle colour" {
     }
   }
 
-  # The switch: one reload.
+  # Its gate passes at once: the idle colour was just seen healthy.
   include "bluegreen_switch" {
-    vars = { switch_release = var.version }
+    vars = { to = local.idle, release = var.version }
   }
 }

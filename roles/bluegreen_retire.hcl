@@ -4,13 +4,13 @@
 # until the next deploy. Tagged never: -t retire.
 tags = ["never", "retire"]
 
-# One run at a time on this deployment: a second one is refused at once,
-# naming this one. Held until the run ends (or its process dies).
-task "lock" "project" {
-  path = local.lock
-}
+include "bluegreen_state" {}
 
-include "bluegreen_live" {}
+# The proxy on the recorded live colour (with HAProxy: the idle colour's
+# slots drained and in maint) before the idle colour is stopped.
+include "bluegreen_switch" {
+  vars = { to = local.live, release = local.live_release }
+}
 
 # Nothing reaches them any more: stop them (SIGTERM, then SIGKILL after
 # stop_timeout seconds) and remove them.

@@ -1,6 +1,6 @@
 # healthy: wait until each service of local.waiting_for is healthy, one
-# after the other. Included by provision, bluegreen_provision,
-# bluegreen_deploy and bluegreen_switchback, with:
+# after the other. Included by bluegreen_switch (its gate),
+# bluegreen_provision and bluegreen_deploy, with:
 #
 #   waiting_for  the services, e.g. local.services
 

@@ -24,8 +24,11 @@ import (
 // with 200 within 500 ms (wait_healthy's probe). It is how the runner's rollout block learns
 // where the replicas stand before each of its decisions (Result.Replicas),
 // so a missing, stopped or unhealthy replica is healed first and capacity is
-// checked before every drain. Never changed; Check reads the same (a --check
-// run judges the compose file the run would have written).
+// checked before every drain. Its output `addresses` maps each running
+// replica with an address on the project's network to that IP
+// (NAME.outputs.addresses): the servers bluegreen.hcl gives HAProxy. Never
+// changed; Check reads the same (a --check run judges the compose file the
+// run would have written).
 //
 //	task "compose_replicas" "replicas" {
 //	  file     = local.compose
@@ -108,7 +111,13 @@ func (t *ComposeReplicas) Apply(ctx context.Context, env *Env) (Result, error) {
 	if len(errs) > 0 {
 		return Result{}, fmt.Errorf("%s: %w", kind, errs[0])
 	}
-	return Result{Msg: summarize(obs), Replicas: obs}, nil
+	addresses := map[string]any{}
+	for name, r := range obs {
+		if r.Running && r.Address != "" {
+			addresses[name] = r.Address
+		}
+	}
+	return Result{Msg: summarize(obs), Replicas: obs, Outputs: map[string]any{"addresses": addresses}}, nil
 }
 
 // observeReplica is one replica's state; current asks whether it matches

@@ -30,7 +30,11 @@ import (
 //   - a replica that is down goes `drain` (no new request), and `maint`
 //     once its current sessions are 0, waited for up to drain_timeout (an
 //     error past it: requests still run on it);
-//   - a slot whose replica is no longer listed goes to maint and is freed.
+//   - a slot whose replica is no longer listed goes to maint and is freed;
+//   - a replica listed not down without an address (its container does not
+//     run: bluegreen.hcl lists the colour it switches to whatever runs) is
+//     an error before anything changes, so that the others are never
+//     drained for want of it; Check reports it as one to ready once it runs.
 //
 // Replicas are put in before others are taken out. After a change the
 // servers' state is written to servers.state beside the socket, which
@@ -63,7 +67,7 @@ const haproxyUpTimeout = 10 * time.Second
 
 // upstreamServer is one entry of the upstream attribute.
 type upstreamServer struct {
-	name, address string
+	name, address string // address "": not running (never down)
 	down          bool
 }
 
@@ -118,8 +122,8 @@ func (t *HaproxyUpstream) servers() ([]upstreamServer, error) {
 		name, _ := m["name"].(string)
 		addr, _ := m["address"].(string)
 		down, _ := m["down"].(bool)
-		if !ok || name == "" || addr == "" {
-			return nil, fmt.Errorf("haproxy_upstream: upstream[%d] needs a name and an address, got %v", i, e)
+		if !ok || name == "" || (addr == "" && down) {
+			return nil, fmt.Errorf("haproxy_upstream: upstream[%d] needs a name, and an address when it is down, got %v", i, e)
 		}
 		out = append(out, upstreamServer{name: name, address: addr, down: down})
 	}
@@ -151,11 +155,18 @@ type step struct {
 	replica, slot string
 	addr          string // set this address first ("" = keep)
 	state         string // ready, drain (then maint once idle) or maint
+	// noAddr: to ready, but it has no address yet (its container does not
+	// run): Apply refuses the whole plan.
+	noAddr bool
 }
 
 func (s step) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s)", s.replica, s.slot)
+	if s.noAddr {
+		b.WriteString(" ready once it runs (no address yet)")
+		return b.String()
+	}
 	if s.addr != "" {
 		fmt.Fprintf(&b, " at %s", s.addr)
 	}
@@ -215,6 +226,11 @@ func (t *HaproxyUpstream) plan(have []haproxy.Server, want []upstreamServer, slo
 		slot := keep[w.name]
 		s := byName[slot]
 		st := step{replica: w.name, slot: slot}
+		if w.address == "" {
+			st.state, st.noAddr = "ready", true
+			in = append(in, st)
+			continue
+		}
 		if s.Addr != w.address || s.Port != port {
 			st.addr = w.address
 		}
@@ -305,6 +321,11 @@ func (t *HaproxyUpstream) Apply(ctx context.Context, env *Env) (Result, error) {
 	c, in, out, keep, err := t.prepare(ctx)
 	if err != nil {
 		return Result{}, err
+	}
+	for _, s := range in {
+		if s.noAddr {
+			return Result{}, fmt.Errorf("haproxy_upstream: %s has no address (its container does not run): nothing changed, the servers in service stay in; bring it up and run again", s.replica)
+		}
 	}
 	b := t.backend()
 	res := Result{}

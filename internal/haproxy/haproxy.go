@@ -252,13 +252,15 @@ func firstLine(s string) string {
 	return s
 }
 
-// Wait retries `show info` on socket until it answers or timeout passes:
-// a proxy just started binds its sockets a moment later.
+// Wait retries `show info` on socket until it answers or timeout passes,
+// then returns the last error: a proxy just started binds its sockets a
+// moment later, and its master, still starting, may accept a connection on
+// the master CLI and reset it unanswered (seen right after `compose up`).
 func Wait(ctx context.Context, socket string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		_, err := command(ctx, socket, "show info")
-		if err == nil || !errors.Is(err, ErrNoSocket) || time.Now().After(deadline) {
+		if err == nil || time.Now().After(deadline) {
 			return err
 		}
 		select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -208,3 +209,43 @@ func TestNoSocket(t *testing.T) {
 }
 
 func errorsIs(err error) bool { return err != nil && errors.Is(err, ErrNoSocket) }
+
+// A socket that resets its first connections unanswered (a master still
+// starting) is waited for, not an error; one that never answers is, once
+// the timeout passed.
+func TestWaitRetriesResetConnections(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "master.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for i := 0; ; i++ {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if i >= 2 {
+				_, _ = io.ReadAll(c) // the command, up to the client's CloseWrite
+				_, _ = c.Write([]byte("Name: HAProxy\n"))
+			}
+			// The first two: closed with the command unread, which the
+			// client sees as a reset (or a broken pipe), as the
+			// starting master's.
+			c.Close()
+		}
+	}()
+	if err := Wait(context.Background(), sock, 5*time.Second); err != nil {
+		t.Fatalf("Wait: %v, want it to retry until the socket answers", err)
+	}
+
+	gone := filepath.Join(t.TempDir(), "none.sock")
+	start := time.Now()
+	if err := Wait(context.Background(), gone, 200*time.Millisecond); !errors.Is(err, ErrNoSocket) {
+		t.Fatalf("Wait on a missing socket: %v, want ErrNoSocket", err)
+	}
+	if took := time.Since(start); took < 200*time.Millisecond {
+		t.Fatalf("Wait gave up after %s, before its timeout", took)
+	}
+}
