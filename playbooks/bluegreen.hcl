@@ -32,23 +32,14 @@
 # Every role first takes a lock on DIR/.zdplay.lock: a second run on the same
 # deployment is refused at once, naming the run that holds it.
 
-variable "image" {
-  description = "the app's image repository (any image that serves :3000 and GET /ping)"
-  default     = "zdplay-demo/app"
-}
-variable "version" {
-  description = "the release (image tag) to provision or deploy"
-  default     = "0.0.1"
-}
+# The demo app's variables (image, version, port, images, limits,
+# health_timeout), with this playbook's own replicas, project and dir.
+import = ["demo.vars.hcl"]
+
 variable "replicas" {
   description = "app replicas per colour (compose services COLOUR_1..COLOUR_N)"
   type        = number
   default     = 2
-}
-variable "port" {
-  description = "the proxy's port on 127.0.0.1"
-  type        = number
-  default     = 8000
 }
 variable "project" {
   description = "the compose project name"
@@ -62,39 +53,9 @@ variable "proxy" {
   description = "the proxy: nginx (a reload switches) or haproxy (its runtime API switches: no reload)"
   default     = "nginx"
 }
-variable "proxy_image" {
-  description = "nginx image (make images builds it from Debian's package)"
-  default     = "zdplay-demo/nginx:local"
-}
 variable "haproxy_image" {
   description = "haproxy image, with -e proxy=haproxy (make images builds it from Debian's package)"
   default     = "zdplay-demo/haproxy:local"
-}
-variable "db_image" {
-  description = "redis image (make images builds it from Debian's package)"
-  default     = "zdplay-demo/redis:local"
-}
-variable "app_memory" {
-  description = "memory limit of each app replica"
-  default     = "128m"
-}
-variable "app_cpus" {
-  description = "CPU limit of each app replica"
-  type        = number
-  default     = 1
-}
-variable "db_memory" {
-  description = "memory limit of the db"
-  default     = "256m"
-}
-variable "proxy_next_upstream" {
-  description = "let the proxy retry a failed request on another replica of the live colour"
-  type        = bool
-  default     = true
-}
-variable "health_timeout" {
-  description = "how long each replica of the idle colour may take to turn healthy before the deploy gives up (without switching)"
-  default     = "60s"
 }
 variable "drain_timeout" {
   description = "with -e proxy=haproxy: how long a switch waits for the old colour's requests in flight to finish"
