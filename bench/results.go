@@ -278,9 +278,9 @@ func zdplaySteps(r cmdResult) (map[string]float64, []TaskTime) {
 		tasks = append(tasks, TaskTime{Task: name, Ms: round3(d * 1000)})
 		replica := t.Item != "" && t.Status != "skipped"
 		switch {
-		case replica && t.Kind == "template" && (t.Name == "drain" || t.Name == "undrain"):
-			steps["render_conf"] += d
-		case replica && t.Kind == "proxy_reload":
+		case replica && t.Kind == "proxy" && (t.Name == "drain" || t.Name == "undrain"):
+			// The proxy kind renders, validates and reloads (nginx) or sets
+			// slots (HAProxy) in one step.
 			steps["reload"] += d
 			// "reloaded nginx in proxy with default.conf (old workers gone after 258ms)"
 			if _, after, ok := strings.Cut(t.Msg, "old workers gone after "); ok {

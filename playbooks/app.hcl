@@ -111,12 +111,6 @@ locals {
   project = var.project
   dir      = abspath(var.dir)
   compose  = "${local.dir}/docker-compose.yml"
-  conf     = "${local.dir}/nginx/default.conf"
-  # With -e proxy=haproxy: its configuration, and the runtime API's sockets
-  # (bind-mounted at /run/haproxy in the proxy).
-  haproxy_cfg    = "${local.dir}/haproxy/haproxy.cfg"
-  haproxy_socket = "${local.dir}/haproxy/run/admin.sock"
-  haproxy_master = "${local.dir}/haproxy/run/master.sock"
   lock     = "${local.dir}/.zdplay.lock"
   release  = "${local.dir}/last-good-release"
   services = [for i in range(var.replicas) : "app_${i + 1}"]

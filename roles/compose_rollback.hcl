@@ -34,6 +34,7 @@ include "rollout" {
     health_path  = var.health_path
     user_compose = var.compose
     service      = var.service
+    proxy        = var.proxy
   }
 }
 

@@ -1,13 +1,13 @@
-# rollout: the replicas (local.services) to local.rolling_to behind the nginx
-# proxy, a batch at a time, with the strategy of Compose's update_config.
+# rollout: the replicas (local.services) to local.rolling_to behind the
+# proxy (nginx or HAProxy: the proxy kind's business), a batch at a time, with the strategy of Compose's update_config.
 # The engine decides (a dead or missing replica first; then the outdated
 # ones, never draining below replicas - parallelism serving; on a failure,
 # failure_action); these are the steps it runs for each decision. Shared by
 # app.hcl (deploy, rollback) and compose.hcl (compose_deploy,
 # compose_rollback), which include it with the params below; from the
-# playbook it reads local.project, local.dir, local.compose (the stack
-# file), local.conf (nginx's conf), var.port, var.proxy_image and
-# var.health_timeout.
+# playbook it reads local.project, local.dir (the proxy's files go in
+# DIR/nginx or DIR/haproxy), local.compose (the stack file), var.port,
+# var.proxy_image, var.haproxy_image and var.health_timeout.
 
 param "rolling_to" {
   description = "the release to roll every replica to"
@@ -57,12 +57,7 @@ param "service" {
   description = "the user's service (compose.hcl)"
 }
 param "proxy" {
-  default     = "nginx"
-  description = "nginx (conf rendered, reloaded) or haproxy (servers set over its runtime API, no reload)"
-}
-param "haproxy_socket" {
-  default     = ""
-  description = "with haproxy: its admin socket on the host"
+  description = "nginx or haproxy: which one the proxy tasks drive"
 }
 param "migrate" {
   type        = list(string)
@@ -100,9 +95,11 @@ rollout "replicas" {
       version     = rollout.release
       dest        = local.compose
       port        = var.port
-      proxy_image = var.proxy_image
-      proxy_conf  = "${local.dir}/nginx"
-      migrate     = local.migrate
+      proxy         = local.proxy
+      proxy_image   = var.proxy_image
+      haproxy_image = var.haproxy_image
+      proxy_dir     = "${local.dir}/${local.proxy}"
+      migrate       = local.migrate
     }
     task "compose_replicas" "replicas" {
       file     = local.compose
@@ -113,33 +110,25 @@ rollout "replicas" {
     }
   }
 
-  # The batch (or the replicas to retire) out of the upstream; the reload
-  # returns once nginx's old workers are gone, so nothing reaches them.
-  # With var.proxy = "haproxy", no reload: haproxy_upstream drains them over
-  # the runtime API and returns once their sessions are 0.
+  # The batch (or the replicas to retire) out of the upstream, returning
+  # once nothing reaches them: nginx renders, tests and reloads its conf and
+  # waits for its old workers; HAProxy drains them over its runtime API (no
+  # reload) until their sessions are 0.
   drain {
-    task "template" "drain" {
-      when = local.proxy == "nginx"
-      src  = "../templates/nginx.conf.tmpl"
-      dest = local.conf
-      vars = { upstream = rollout.upstream, app_port = local.app_port }
-    }
     task "compose_up" "proxy" {
       file     = local.compose
       project  = local.project
       services = ["proxy"]
     }
-    task "haproxy_upstream" "drain" {
-      when     = local.proxy == "haproxy"
-      socket   = local.haproxy_socket
-      upstream = rollout.upstream
-      port     = local.app_port
-    }
-    task "proxy_reload" "drain" {
-      when    = local.proxy == "nginx"
-      file    = local.compose
-      project = local.project
-      conf    = local.conf
+    task "proxy" "drain" {
+      proxy       = local.proxy
+      action      = "drain"
+      dir         = local.dir
+      templates   = "../templates"
+      project     = local.project
+      upstream    = rollout.upstream
+      port        = local.app_port
+      health_path = local.health_path
     }
   }
 
@@ -169,28 +158,20 @@ rollout "replicas" {
     }
   }
 
-  # Every healthy replica in the upstream. Takes no server out, so it need
-  # not wait for nginx's old workers (the next drain does), unless they
+  # Every healthy replica in the upstream. Takes no server out, so nginx
+  # need not wait for its old workers (the next drain does), unless they
   # may have none to send to (a heal: every replica was down, or new).
   undrain {
-    task "haproxy_upstream" "undrain" {
-      when     = local.proxy == "haproxy"
-      socket   = local.haproxy_socket
-      upstream = rollout.upstream
-      port     = local.app_port
-    }
-    task "template" "undrain" {
-      when = local.proxy == "nginx"
-      src  = "../templates/nginx.conf.tmpl"
-      dest = local.conf
-      vars = { upstream = rollout.upstream, app_port = local.app_port }
-    }
-    task "proxy_reload" "undrain" {
-      when             = local.proxy == "nginx"
-      file             = local.compose
-      project          = local.project
-      conf             = local.conf
-      wait_old_workers = rollout.heal
+    task "proxy" "undrain" {
+      proxy       = local.proxy
+      action      = "undrain"
+      dir         = local.dir
+      templates   = "../templates"
+      project     = local.project
+      upstream    = rollout.upstream
+      port        = local.app_port
+      health_path = local.health_path
+      settle      = rollout.heal
     }
   }
 
