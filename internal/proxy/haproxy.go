@@ -76,14 +76,15 @@ func (h *Haproxy) poll() time.Duration {
 func (h *Haproxy) Setup(ctx context.Context) (Step, error) {
 	var msgs []string
 	changed := false
-	if _, err := os.Stat(filepath.Join(h.Dir, "run")); err != nil {
-		if h.Stage == nil {
-			if err := os.MkdirAll(filepath.Join(h.Dir, "run"), 0o755); err != nil {
-				return Step{}, fmt.Errorf("haproxy: %w", err)
-			}
-		}
+	if run := filepath.Join(h.Dir, "run"); !isDir(run) {
 		changed = true
-		msgs = append(msgs, "created "+filepath.Join(h.Dir, "run"))
+		if h.Stage != nil {
+			msgs = append(msgs, "would create "+run)
+		} else if err := os.MkdirAll(run, 0o755); err != nil {
+			return Step{}, fmt.Errorf("haproxy: %w", err)
+		} else {
+			msgs = append(msgs, "created "+run)
+		}
 	}
 	r, err := render(&h.Common, h.cfg(), nil)
 	if err != nil {

@@ -274,7 +274,20 @@ func TestHaproxySetup(t *testing.T) {
 		Container: func(context.Context) (Container, error) { return ctr, nil },
 	}}
 	ctx := context.Background()
+
+	// --check: says what it would do, writes nothing.
+	staged := map[string]string{}
+	h.Stage = func(path string, data []byte) { staged[path] = string(data) }
 	s, err := h.Setup(ctx)
+	if err != nil || !s.Changed || !strings.HasPrefix(s.Msg, "would create ") || !strings.Contains(s.Msg, "would render haproxy.cfg") {
+		t.Fatalf("check: %+v %v", s, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 || staged[filepath.Join(dir, "haproxy.cfg")] != cfg {
+		t.Fatalf("check wrote %v, staged %v", entries, staged)
+	}
+	h.Stage = nil
+
+	s, err = h.Setup(ctx)
 	if err != nil || !s.Changed || s.Msg != "created "+filepath.Join(dir, "run")+"; rendered haproxy.cfg; haproxy not running: it starts with haproxy.cfg" {
 		t.Fatalf("setup: %+v %v", s, err)
 	}

@@ -37,7 +37,7 @@ var _ Proxy = (*Nginx)(nil)
 // itself is rendered by the first drain, once the replicas are known.
 func (n *Nginx) Setup(context.Context) (Step, error) {
 	dir := filepath.Dir(n.Conf)
-	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+	if isDir(dir) {
 		return Step{Msg: dir + " exists"}, nil
 	}
 	if n.Stage != nil {
