@@ -37,13 +37,13 @@ task "compose_app" "app" {
 }
 
 task "compose_render" "stack" {
-  compose     = var.compose
-  service     = var.service
-  project     = local.project
-  replicas    = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
-  version     = app.outputs.version
-  dest        = local.compose
-  port        = var.port
+  compose       = var.compose
+  service       = var.service
+  project       = local.project
+  replicas      = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+  version       = app.outputs.version
+  dest          = local.compose
+  port          = var.port
   proxy         = var.proxy
   proxy_image   = var.proxy_image
   haproxy_image = var.haproxy_image

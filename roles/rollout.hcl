@@ -1,5 +1,6 @@
 # rollout: the replicas (local.services) to local.rolling_to behind the
-# proxy (nginx or HAProxy: the proxy kind's business), a batch at a time, with the strategy of Compose's update_config.
+# proxy (nginx or HAProxy: the proxy kind's business), a batch at a time,
+# with the strategy of Compose's update_config.
 # The engine decides (a dead or missing replica first; then the outdated
 # ones, never draining below replicas - parallelism serving; on a failure,
 # failure_action); these are the steps it runs for each decision. Shared by
