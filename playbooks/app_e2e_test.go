@@ -410,14 +410,18 @@ func TestUpgradeThreeReplicasSlowBoot(t *testing.T) {
 	})
 }
 
-// Requests of 300 ms: a drain waits for the ones in flight (nginx: its old
-// workers; HAProxy: the server's sessions, which the recap counts).
+// Requests of 300 ms, to a release that serves them and then away from it:
+// a drain of a replica busy with them waits for the ones in flight (nginx:
+// its old workers; HAProxy: the server's sessions, which the recap counts).
 func TestUpgradeSlowRequests(t *testing.T) {
 	forEachProxy(t, func(t *testing.T, proxy string) {
 		d := newDeploy(t, "proxy="+proxy)
 		upgradeUnderLoad(t, d, "0.0.1", "0.0.2-slowreq", 40, true)
+		d.log.Reset()
+		report := d.underLoad(40, true, func() { d.mustRun("upgrade", "version=0.0.1") })
+		wantCleanSwitch(t, report, "the upgrade away from slow requests", "0.0.2-slowreq", "0.0.1")
 		if proxy == "haproxy" && !regexp.MustCompile(`drained [1-9][0-9]* session\(s\)`).MatchString(d.log.String()) {
-			t.Fatalf("no HAProxy drain waited for a session in flight:\n%s", d.log)
+			t.Fatalf("no HAProxy drain of a replica serving 300 ms requests saw a session in flight:\n%s", d.log)
 		}
 	})
 }
