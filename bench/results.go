@@ -314,9 +314,8 @@ func zdplaySteps(r cmdResult) (map[string]float64, []TaskTime) {
 			continue // skipped: the other proxy's steps are "-", not 0
 		}
 		switch {
-		case t.Kind == "template" && (t.Name == "drain" || t.Name == "undrain"):
-			steps["render_conf"] += d
-		case t.Kind == "proxy_reload":
+		case t.Kind == "proxy" && (t.Name == "drain" || t.Name == "undrain") && strings.Contains(t.Msg, "nginx"):
+			// The proxy kind renders, validates and reloads nginx in one step.
 			steps["reload"] += d
 			// "reloaded nginx in proxy with default.conf (old workers gone after 258ms)"
 			if _, after, ok := strings.Cut(t.Msg, "old workers gone after "); ok {
@@ -324,8 +323,8 @@ func zdplaySteps(r cmdResult) (map[string]float64, []TaskTime) {
 					steps["reload_wait"] += w.Seconds()
 				}
 			}
-		case t.Kind == "haproxy_upstream":
-			steps["runtime_api"] += d
+		case t.Kind == "proxy" && (t.Name == "drain" || t.Name == "undrain"):
+			steps["runtime_api"] += d // HAProxy: its runtime API, no reload
 		case t.Kind == "compose_recreate":
 			steps["recreate"] += d
 		case t.Kind == "wait_healthy":

@@ -34,12 +34,6 @@ locals {
   project = var.project
   dir      = abspath(var.dir)
   compose  = "${local.dir}/docker-compose.yml"
-  conf     = "${local.dir}/nginx/default.conf"
-  # With -e proxy=haproxy: its configuration, and the runtime API's sockets
-  # (bind-mounted at /run/haproxy in the proxy).
-  haproxy_cfg    = "${local.dir}/haproxy/haproxy.cfg"
-  haproxy_socket = "${local.dir}/haproxy/run/admin.sock"
-  haproxy_master = "${local.dir}/haproxy/run/master.sock"
   lock     = "${local.dir}/.zdplay.lock"
   release  = "${local.dir}/last-good-release"
   services = [for i in range(var.replicas) : "app_${i + 1}"]
@@ -51,7 +45,7 @@ locals {
   previous_release = "${local.dir}/previous-release"
   # The deployment as roles/rollout.hcl takes it (param "stack"): the
   # variables, which the compose template reads, and the paths.
-  stack = merge(var, { project = local.project, dir = local.dir, compose = local.compose, conf = local.conf })
+  stack = merge(var, { project = local.project, dir = local.dir, compose = local.compose })
 }
 
 play "app" {

@@ -274,8 +274,51 @@ func upgradeUnderLoad(t *testing.T, d *deploy, from, to string, clients int, kee
 	}
 }
 
+// proxies are the proxies the upgrade, rollback and start-first tests run
+// against, each on a stack of its own.
+var proxies = []string{"nginx", "haproxy"}
+
+// forEachProxy runs fn as one subtest per proxy.
+func forEachProxy(t *testing.T, fn func(t *testing.T, proxy string)) {
+	for _, p := range proxies {
+		t.Run(p, func(t *testing.T) { fn(t, p) })
+	}
+}
+
+// wantProxySteps fails unless the run's proxy tasks said what they did:
+// nginx rendered, validated and reloaded its conf; HAProxy drained over its
+// runtime API and never reloaded, and no client had to retry.
+func wantProxySteps(t *testing.T, proxy string, recap *runner.Recap, r *probe.Report) {
+	t.Helper()
+	var drains []string
+	for _, task := range recap.Tasks {
+		if task.Kind == "proxy" && task.Name == "drain" && task.Status == runner.StatusChanged {
+			drains = append(drains, task.Msg)
+		}
+		if proxy == "haproxy" && task.Kind == "proxy" && strings.Contains(task.Msg, "reloaded") {
+			t.Fatalf("%s reloaded haproxy: %s", task.Title(), task.Msg)
+		}
+	}
+	if len(drains) == 0 {
+		t.Fatalf("no proxy \"drain\" task changed anything: %s", recap.Summary())
+	}
+	want := map[string]string{"nginx": "validated, reloaded nginx", "haproxy": "drained, maint (drained "}[proxy]
+	for _, m := range drains {
+		if !strings.Contains(m, want) {
+			t.Fatalf("a %s drain says %q, want it to say %q", proxy, m, want)
+		}
+	}
+	if proxy == "haproxy" {
+		wantNoRetry(t, r)
+	}
+}
+
 func TestProvisionUpgradeRerunKeepAlive(t *testing.T) {
-	d := newDeploy(t)
+	forEachProxy(t, testProvisionUpgradeRerun)
+}
+
+func testProvisionUpgradeRerun(t *testing.T, proxy string) {
+	d := newDeploy(t, "proxy="+proxy)
 	d.mustRun("provision")
 
 	// Both replicas answer through the proxy.
@@ -308,8 +351,10 @@ func TestProvisionUpgradeRerunKeepAlive(t *testing.T) {
 		t.Fatal("--check rewrote the compose file")
 	}
 
-	report := d.underLoad(40, true, func() { d.mustRun("upgrade", "version=0.0.2") })
+	var upgrade *runner.Recap
+	report := d.underLoad(40, true, func() { upgrade = d.mustRun("upgrade", "version=0.0.2") })
 	wantCleanSwitch(t, report, "the upgrade", "0.0.1", "0.0.2")
+	wantProxySteps(t, proxy, upgrade, report)
 	after := d.containers()
 	if after["db"] != before["db"] || after["proxy"] != before["proxy"] {
 		t.Fatal("the upgrade recreated the db or the proxy")
@@ -330,7 +375,7 @@ func TestProvisionUpgradeRerunKeepAlive(t *testing.T) {
 	if recap.Changed != 0 {
 		t.Fatalf("re-run: %s, want changed=0", recap.Summary())
 	}
-	assertNoneChanged(t, recap, "proxy_reload")
+	assertNoneChanged(t, recap, "proxy")
 	if again := d.containers(); fmt.Sprint(again) != fmt.Sprint(after) {
 		t.Fatal("re-run recreated containers")
 	}
@@ -346,28 +391,51 @@ func hits(t *testing.T, body string) int {
 }
 
 func TestUpgradeKeepAliveOff(t *testing.T) {
-	upgradeUnderLoad(t, newDeploy(t), "0.0.1", "0.0.2", 40, false)
+	forEachProxy(t, func(t *testing.T, proxy string) {
+		upgradeUnderLoad(t, newDeploy(t, "proxy="+proxy), "0.0.1", "0.0.2", 40, false)
+	})
 }
 
-// Without nginx's retry on the next upstream the drain alone must carry it.
+// Without the proxy's retry on the next replica the drain alone must carry
+// it.
 func TestUpgradeWithoutNextUpstreamRetry(t *testing.T) {
-	upgradeUnderLoad(t, newDeploy(t, "proxy_next_upstream=false"), "0.0.1", "0.0.2", 40, true)
+	forEachProxy(t, func(t *testing.T, proxy string) {
+		upgradeUnderLoad(t, newDeploy(t, "proxy="+proxy, "proxy_next_upstream=false"), "0.0.1", "0.0.2", 40, true)
+	})
 }
 
 func TestUpgradeThreeReplicasSlowBoot(t *testing.T) {
-	upgradeUnderLoad(t, newDeploy(t, "replicas=3"), "0.0.1", "0.0.2-slowboot", 40, true)
+	forEachProxy(t, func(t *testing.T, proxy string) {
+		upgradeUnderLoad(t, newDeploy(t, "proxy="+proxy, "replicas=3"), "0.0.1", "0.0.2-slowboot", 40, true)
+	})
 }
 
+// Requests of 300 ms, to a release that serves them and then away from it:
+// a drain of a replica busy with them waits for the ones in flight (nginx:
+// its old workers; HAProxy: the server's sessions, which the recap counts).
 func TestUpgradeSlowRequests(t *testing.T) {
-	upgradeUnderLoad(t, newDeploy(t), "0.0.1", "0.0.2-slowreq", 40, true)
+	forEachProxy(t, func(t *testing.T, proxy string) {
+		d := newDeploy(t, "proxy="+proxy)
+		upgradeUnderLoad(t, d, "0.0.1", "0.0.2-slowreq", 40, true)
+		d.log.Reset()
+		report := d.underLoad(40, true, func() { d.mustRun("upgrade", "version=0.0.1") })
+		wantCleanSwitch(t, report, "the upgrade away from slow requests", "0.0.2-slowreq", "0.0.1")
+		if proxy == "haproxy" && !regexp.MustCompile(`drained [1-9][0-9]* session\(s\)`).MatchString(d.log.String()) {
+			t.Fatalf("no HAProxy drain of a replica serving 300 ms requests saw a session in flight:\n%s", d.log)
+		}
+	})
 }
 
 // A release that never turns healthy, or crashes, is rolled back by the
 // shipped playbook, with no request failed, and the run fails saying why.
 func TestFailedReleaseRollsBack(t *testing.T) {
+	forEachProxy(t, testFailedReleaseRollsBack)
+}
+
+func testFailedReleaseRollsBack(t *testing.T, proxy string) {
 	for _, bad := range []string{"0.0.3-ping500", "0.0.3-crash"} {
 		t.Run(bad, func(t *testing.T) {
-			d := newDeploy(t, "health_timeout=4s")
+			d := newDeploy(t, "proxy="+proxy, "health_timeout=4s")
 			d.mustRun("provision")
 			var err error
 			report := d.underLoad(40, true, func() { _, err = d.run("upgrade", "version="+bad) })
@@ -411,10 +479,8 @@ func TestBadInputFailsBeforeDraining(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, c.want)
 			}
-			for _, kind := range []string{"proxy_reload", "compose_recreate"} {
-				if len(statusOf(recap, kind, "")) != 0 {
-					t.Fatalf("%s ran before the bad input was caught", kind)
-				}
+			if len(statusOf(recap, "proxy", "drain"))+len(statusOf(recap, "compose_recreate", "")) != 0 {
+				t.Fatalf("a drain or a recreate ran before the bad input was caught: %s", recap.Summary())
 			}
 		})
 	}

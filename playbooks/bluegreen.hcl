@@ -73,12 +73,8 @@ locals {
   compose   = "${local.dir}/docker-compose.yml"
   lock      = "${local.dir}/.zdplay.lock"
   live_file = "${local.dir}/live-colour"
-  # The proxy's configuration: nginx's names the live colour's replicas;
-  # HAProxy's names none (it has slots), and its runtime API's sockets are
-  # in haproxy/run (bind-mounted at /run/haproxy in the proxy).
-  conf         = "${local.dir}/${var.proxy == "haproxy" ? "haproxy/haproxy.cfg" : "nginx/default.conf"}"
-  conf_src     = "../templates/${var.proxy == "haproxy" ? "haproxy.cfg.tmpl" : "bluegreen-nginx.conf.tmpl"}"
-  haproxy_run  = "${local.dir}/haproxy/run"
+  # HAProxy's backend holds both colours: templates/haproxy.cfg.tmpl's slots.
+  slots        = 2 * var.replicas
   colour_names = ["blue", "green"]
   # The compose services of each colour.
   services = { for c in local.colour_names : c => [for i in range(var.replicas) : "${c}_${i + 1}"] }

@@ -1,7 +1,8 @@
 # Deploy a user's own compose app: the compose file stays as the user wrote
 # it (never modified); zdplay renders the stack it runs into dir: every other
-# service as written, `service` as replicas service_1..service_N behind an
-# nginx proxy on 127.0.0.1:PORT, rolled by the same rollout as app.hcl.
+# service as written, `service` as replicas service_1..service_N behind a
+# proxy on 127.0.0.1:PORT (-e proxy=haproxy|nginx), rolled by the same
+# rollout as app.hcl.
 #
 #   zdplay run playbooks/compose.hcl -t provision -e compose=./compose.yaml
 #   zdplay run playbooks/compose.hcl -t upgrade -e compose=./compose.yaml -e version=2
@@ -84,12 +85,25 @@ variable "max_failure_ratio" {
   type        = number
   default     = -1
 }
+variable "proxy" {
+  description = "the proxy in front of the replicas: haproxy (its runtime API: no reload, no client connection closed) or nginx (a reload per drain and undrain)"
+  default     = "haproxy"
+}
 variable "proxy_image" {
-  description = "nginx image (make images builds it from Debian's package)"
+  description = "nginx image, with -e proxy=nginx (make images builds it from Debian's package)"
   default     = "zdplay-demo/nginx:local"
 }
+variable "haproxy_image" {
+  description = "haproxy image, with -e proxy=haproxy (make images builds it from Debian's package)"
+  default     = "zdplay-demo/haproxy:local"
+}
+variable "slots" {
+  description = "with -e proxy=haproxy: the backend's server slots, the most replicas (surge included) it can hold without a reload"
+  type        = number
+  default     = 16
+}
 variable "proxy_next_upstream" {
-  description = "let nginx retry a failed request on the next replica"
+  description = "let the proxy retry a failed request on the next replica"
   type        = bool
   default     = true
 }
@@ -98,7 +112,6 @@ locals {
   project = var.project != "" ? var.project : regex_replace(lower(basename(dirname(abspath(var.compose)))), "[^a-z0-9_-]", "")
   dir     = abspath(var.dir != "" ? var.dir : ".zdplay/${local.project}")
   compose = "${local.dir}/docker-compose.yml"
-  conf    = "${local.dir}/nginx/default.conf"
   lock    = "${local.dir}/.zdplay.lock"
   release = "${local.dir}/last-good-release"
   # The release every replica ran after the last successful run ("" before
@@ -106,7 +119,7 @@ locals {
   previous         = fileexists(local.release) ? trimspace(file(local.release)) : ""
   previous_release = "${local.dir}/previous-release"
   # The deployment as roles/rollout.hcl takes it (param "stack").
-  stack = merge(var, { project = local.project, dir = local.dir, compose = local.compose, conf = local.conf })
+  stack = merge(var, { project = local.project, dir = local.dir, compose = local.compose })
 }
 
 play "app" {

@@ -301,7 +301,7 @@ func TestKilledUpgradeConverges(t *testing.T) {
 		// app_1 drained, Compose's replacement for it created (under a
 		// temporary name) but the old container not yet removed: zdplay is
 		// frozen there, then killed. The re-run must clear what is left.
-		{"kill -9 mid-recreate", "0.0.2", `^\s+changed\s+proxy_reload "drain" \(app_1\)`, true,
+		{"kill -9 mid-recreate", "0.0.2", `^\s+changed\s+proxy "drain" \(app_1\)`, true,
 			[]os.Signal{syscall.SIGSTOP, syscall.SIGKILL}, -1, nil, false},
 		// app_1 recreated, drained and still booting (2 s): the re-run must
 		// not put it back in service before it is healthy, and nginx may not
@@ -314,7 +314,7 @@ func TestKilledUpgradeConverges(t *testing.T) {
 			[]os.Signal{os.Interrupt, os.Interrupt}, 130, []string{"proxy_next_upstream=false"}, false},
 		// start-first with one replica: the surge serves beside app_1 when
 		// zdplay dies; the re-run goes on with it and removes it at the end.
-		{"kill -9 with the surge in service, start-first, one replica, no retry", "0.0.2", `^\s+changed\s+proxy_reload "undrain" \(surge_1\)`, false,
+		{"kill -9 with the surge in service, start-first, one replica, no retry", "0.0.2", `^\s+changed\s+proxy "undrain" \(surge_1\)`, false,
 			[]os.Signal{syscall.SIGKILL}, -1, []string{"order=start-first", "replicas=1", "proxy_next_upstream=false"}, true},
 	}
 	for _, c := range cases {

@@ -23,7 +23,11 @@ func (d *deploy) releaseFile(name string) string {
 // second rollback changes nothing, and a later failed upgrade returns to the
 // release rolled back to.
 func TestRollbackOnDemand(t *testing.T) {
-	d := newDeploy(t, "health_timeout=4s")
+	forEachProxy(t, testRollbackOnDemand)
+}
+
+func testRollbackOnDemand(t *testing.T, proxy string) {
+	d := newDeploy(t, "proxy="+proxy, "health_timeout=4s")
 	d.mustRun("provision")
 	provisioned := d.containers()
 

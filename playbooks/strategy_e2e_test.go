@@ -79,13 +79,18 @@ func TestFailureActionPause(t *testing.T) {
 }
 
 // start-first with one replica: the surge replica serves before app_1 is
-// drained, so the proxy always has a replica to send to. nginx's retry on
-// the next upstream is off: a moment with no replica in service would fail
-// requests.
+// drained, so the proxy always has a replica to send to (with HAProxy it
+// takes a free slot and leaves it, drain then maint, before it is removed).
+// The proxy's retry on the next replica is off: a moment with no replica in
+// service would fail requests.
 func TestStartFirstSingleReplica(t *testing.T) {
-	d := newDeploy(t, "replicas=1", "order=start-first", "proxy_next_upstream=false")
+	forEachProxy(t, testStartFirstSingleReplica)
+}
+
+func testStartFirstSingleReplica(t *testing.T, proxy string) {
+	d := newDeploy(t, "proxy="+proxy, "replicas=1", "order=start-first", "proxy_next_upstream=false")
 	upgradeUnderLoad(t, d, "0.0.1", "0.0.2", 40, true)
-	for _, step := range []string{`compose_recreate "recreate" (surge_1)`, `proxy_reload "undrain" (surge_1)`, `compose_remove "retired" (surge_1)`} {
+	for _, step := range []string{`compose_recreate "recreate" (surge_1)`, `proxy "undrain" (surge_1)`, `compose_remove "retired" (surge_1)`} {
 		if !strings.Contains(d.log.String(), step) {
 			t.Fatalf("no %s in the upgrade:\n%s", step, d.log)
 		}
@@ -102,7 +107,11 @@ func TestStartFirstSingleReplica(t *testing.T) {
 // start-first with a release that never turns healthy: the surge fails its
 // health gate, is removed, and no replica was touched.
 func TestStartFirstBadReleaseTouchesNothing(t *testing.T) {
-	d := newDeploy(t, "order=start-first", "health_timeout=3s")
+	forEachProxy(t, testStartFirstBadReleaseTouchesNothing)
+}
+
+func testStartFirstBadReleaseTouchesNothing(t *testing.T, proxy string) {
+	d := newDeploy(t, "proxy="+proxy, "order=start-first", "health_timeout=3s")
 	d.mustRun("provision")
 	before := d.containers()
 	var err error
@@ -123,7 +132,7 @@ func TestStartFirstBadReleaseTouchesNothing(t *testing.T) {
 }
 
 // wantNoSurge fails unless the surge is gone: no container, not in the
-// compose file, not in the nginx conf.
+// compose file, not in nginx's conf nor in HAProxy's slots.
 func (d *deploy) wantNoSurge() {
 	d.t.Helper()
 	c, err := docker.Connect(context.Background())
@@ -134,7 +143,7 @@ func (d *deploy) wantNoSurge() {
 	if ctr, err := c.ContainerOf(context.Background(), d.project, "surge_1"); !errors.Is(err, docker.ErrNoContainer) {
 		d.t.Fatalf("surge_1 still has a container (%s): %v", ctr.Name, err)
 	}
-	for _, f := range []string{"docker-compose.yml", "nginx/default.conf"} {
+	for _, f := range []string{"docker-compose.yml", "nginx/default.conf", "haproxy/run/zdplay-slots.json"} {
 		if b, _ := os.ReadFile(filepath.Join(d.dir, f)); strings.Contains(string(b), "surge_1") {
 			d.t.Fatalf("%s still names the surge:\n%s", f, b)
 		}

@@ -7,22 +7,15 @@ tags = ["provision"]
 
 include "bluegreen_state" {}
 
-# nginx's conf dir; with HAProxy, the dir its runtime API's sockets are
-# created in (bind-mounted into the proxy, read by zdplay on the host).
-task "file" "proxy dir" {
-  path  = var.proxy == "haproxy" ? local.haproxy_run : dirname(local.conf)
-  state = "directory"
-}
-
 task "compose_check" "images and daemon" {
   file    = local.compose
   project = var.project
 }
 
-# The live colour (and the db, its dependency) first, healthy: nginx
-# resolves the upstream's names when it starts, and serves them at once.
-# Then the proxy, with its conf (the switch's, which then has nothing to
-# render; HAProxy's slots stay in maint until the switch).
+# The live colour (and the db, its dependency) first, healthy; then the
+# proxy, with what it reads before it starts (nginx's conf dir; HAProxy's
+# haproxy.cfg and its runtime API's socket dir), serving nothing until the
+# switch puts the live colour in.
 task "compose_up" "live colour" {
   file     = local.compose
   project  = var.project
@@ -31,10 +24,12 @@ task "compose_up" "live colour" {
 include "healthy" {
   vars = { waiting_for = local.services[local.live] }
 }
-task "template" "proxy conf" {
-  src  = local.conf_src
-  dest = local.conf
-  vars = { upstream = local.services[local.live], live_colour = local.live, live_release = local.live_release, slots = 2 * var.replicas }
+task "proxy" "setup" {
+  proxy     = var.proxy
+  action    = "setup"
+  dir       = local.dir
+  templates = "../templates"
+  project   = var.project
 }
 task "compose_up" "proxy" {
   file     = local.compose

@@ -9,55 +9,47 @@
 #   to       the colour to serve
 #   release  the release it runs
 #
-# nginx: the conf names `to`'s replicas only; one reload switches, and
-# proxy_reload returns once the old workers, which finish the requests in
-# flight to the old colour, are gone.
-#
-# haproxy: no reload. haproxy.cfg names no replica (server-template slots,
-# checked every 500 ms on /ping): rendered once, reloaded seamlessly only
-# when it changes. haproxy_upstream puts every replica of both colours in a
-# slot over the runtime API: `to`'s ready, and returns once HAProxy's checks
-# see them up; only then the other colour's drain (no new request) and go to
-# maint once their sessions are 0 (at most drain_timeout). For that moment
-# both colours serve; no client connection is closed.
+# The proxy kind does the switch, whichever proxy -e proxy names: every
+# replica of `to` in, every other running replica out. nginx: one conf
+# (templates/nginx.conf.tmpl, replicas by address, the others `down`), one
+# reload; it returns once the old workers, which finish the requests in
+# flight to the old colour, are gone. haproxy: no reload; over the runtime
+# API `to`'s replicas go ready (it returns once HAProxy's checks, every
+# 500 ms on /ping, see them up), only then the other colour's drain (no new
+# request) and go to maint once their sessions are 0 (at most
+# drain_timeout). For that moment both colours serve; no client connection
+# is closed.
 
 include "healthy" {
   vars = { waiting_for = local.services[local.to] }
 }
 
-# The proxy itself is started by provision only: nothing else recreates it.
-task "template" "proxy conf" {
-  src  = local.conf_src
-  dest = local.conf
-  vars = { upstream = local.services[local.to], live_colour = local.to, live_release = local.release, slots = 2 * var.replicas }
-}
-task "proxy_reload" "switch" {
-  when    = var.proxy == "nginx"
-  file    = local.compose
-  project = var.project
-  conf    = local.conf
-}
-task "haproxy_reload" "haproxy.cfg" {
-  when          = var.proxy == "haproxy"
-  conf          = local.conf
-  socket        = "${local.haproxy_run}/admin.sock"
-  master_socket = "${local.haproxy_run}/master.sock"
+# HAProxy's haproxy.cfg (slots for both colours, no replica named): reloaded
+# seamlessly only when it changed; nginx's conf directory.
+task "proxy" "setup" {
+  proxy     = var.proxy
+  action    = "setup"
+  dir       = local.dir
+  templates = "../templates"
+  project   = var.project
 }
 
 # The replicas of every colour that exists (and of `to`) that run, with
 # their addresses. Each replica of `to` is listed, running or not: one that
-# does not run fails haproxy_upstream before the other colour is drained.
+# does not run (no address) fails the switch before anything is drained.
 task "compose_replicas" "colours" {
-  when     = var.proxy == "haproxy"
   file     = local.compose
   project  = var.project
   services = flatten([for c in distinct(concat([local.to], keys(local.existing))) : local.services[c]])
   register = "colours"
 }
-task "haproxy_upstream" "switch" {
-  when          = var.proxy == "haproxy"
-  socket        = "${local.haproxy_run}/admin.sock"
-  upstream      = [for s in distinct(concat(local.services[local.to], keys(colours.outputs.addresses))) : {
+task "proxy" "switch" {
+  proxy     = var.proxy
+  action    = "drain"
+  dir       = local.dir
+  templates = "../templates"
+  project   = var.project
+  upstream = [for s in distinct(concat(local.services[local.to], keys(colours.outputs.addresses))) : {
     name = s, address = lookup(colours.outputs.addresses, s, ""), down = !contains(local.services[local.to], s)
   }]
   drain_timeout = var.drain_timeout

@@ -9,9 +9,13 @@ task "lock" "project" {
   path = local.lock
 }
 
-task "file" "deploy dir" {
-  path  = "${local.dir}/nginx"
-  state = "directory"
+task "proxy" "setup" {
+  proxy       = var.proxy
+  action      = "setup"
+  dir         = local.dir
+  templates   = "../templates"
+  project     = local.project
+  health_path = var.health_path
 }
 
 # The file's values for what -e leaves unset; refuses a service that cannot
@@ -33,16 +37,18 @@ task "compose_app" "app" {
 }
 
 task "compose_render" "stack" {
-  compose     = var.compose
-  service     = var.service
-  project     = local.project
-  replicas    = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
-  version     = app.outputs.version
-  dest        = local.compose
-  port        = var.port
-  proxy_image = var.proxy_image
-  proxy_conf  = "${local.dir}/nginx"
-  migrate     = var.migrate
+  compose       = var.compose
+  service       = var.service
+  project       = local.project
+  replicas      = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+  version       = app.outputs.version
+  dest          = local.compose
+  port          = var.port
+  proxy         = var.proxy
+  proxy_image   = var.proxy_image
+  haproxy_image = var.haproxy_image
+  proxy_dir     = "${local.dir}/${var.proxy}"
+  migrate       = var.migrate
 }
 
 task "compose_check" "images and daemon" {

@@ -12,33 +12,20 @@ task "lock" "project" {
   path = local.lock
 }
 
-task "file" "deploy dir" {
-  path  = "${local.dir}/nginx"
-  state = "directory"
-}
-
-task "assert" "proxy" {
-  that     = [contains(["nginx", "haproxy"], var.proxy)]
-  fail_msg = "-e proxy=${var.proxy}: the proxy is nginx or haproxy"
-}
-
-task "file" "haproxy run dir" {
-  when  = var.proxy == "haproxy"
-  path  = "${local.dir}/haproxy/run"
-  state = "directory"
+# The proxy's files before it starts: nginx's conf directory (its conf
+# names the replicas, so the first drain renders it); HAProxy's haproxy.cfg,
+# which names none (slots), reloaded seamlessly only when it changed.
+task "proxy" "setup" {
+  proxy     = var.proxy
+  action    = "setup"
+  dir       = local.dir
+  templates = "../templates"
+  project   = local.project
 }
 
 task "template" "compose file" {
   src  = "../templates/docker-compose.yml.tmpl"
   dest = local.compose
-}
-
-# HAProxy's configuration does not name the replicas (slots): rendered once,
-# reloaded (seamlessly) only when it changed.
-task "template" "haproxy.cfg" {
-  when = var.proxy == "haproxy"
-  src  = "../templates/haproxy.cfg.tmpl"
-  dest = local.haproxy_cfg
 }
 
 # Fails before anything is drained when an image is missing, the rendered
@@ -54,20 +41,6 @@ task "compose_up" "db" {
   services = ["db"]
 }
 
-task "compose_up" "haproxy" {
-  when     = var.proxy == "haproxy"
-  file     = local.compose
-  project  = var.project
-  services = ["proxy"]
-}
-
-task "haproxy_reload" "haproxy.cfg" {
-  when          = var.proxy == "haproxy"
-  conf          = local.haproxy_cfg
-  socket        = local.haproxy_socket
-  master_socket = local.haproxy_master
-}
-
 include "rollout" {
   vars = {
     stack             = local.stack
@@ -80,8 +53,6 @@ include "rollout" {
     failure_action    = var.failure_action
     max_failure_ratio = var.max_failure_ratio
     services          = local.services
-    proxy             = var.proxy
-    haproxy_socket    = local.haproxy_socket
   }
 }
 

@@ -42,12 +42,10 @@ task "compose_check" "images and daemon" {
 
 include "rollout" {
   vars = {
-    stack          = local.stack
-    rolling_to     = local.target
-    fallback       = local.previous
-    services       = local.services
-    proxy          = var.proxy
-    haproxy_socket = local.haproxy_socket
+    stack      = local.stack
+    rolling_to = local.target
+    fallback   = local.previous
+    services   = local.services
   }
 }
 

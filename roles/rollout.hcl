@@ -1,14 +1,17 @@
 # rollout: the replicas (param.services) to param.rolling_to behind the
-# proxy, a batch at a time, with the strategy of Compose's update_config.
+# proxy (nginx or HAProxy: the proxy kind's business), a batch at a time,
+# with the strategy of Compose's update_config.
 # The engine decides (a dead or missing replica first; then the outdated
 # ones, never draining below replicas - parallelism serving; on a failure,
 # failure_action); these are the steps it runs for each decision. A module:
 # shared by app.hcl (deploy, rollback) and compose.hcl (compose_deploy,
 # compose_rollback), which include it with these params.
 
-# The deployment, one object: project, dir, compose (the stack file), conf
-# (nginx's), port, proxy_image, health_timeout and proxy_next_upstream;
-# templates/docker-compose.yml.tmpl reads its other keys (image, ...).
+# The deployment, one object: project, dir (the proxy's files go in
+# DIR/nginx or DIR/haproxy), compose (the stack file), port, proxy (nginx
+# or haproxy), proxy_image, haproxy_image, health_timeout and the values
+# the templates read (docker-compose.yml.tmpl's image, ...; the proxy's
+# proxy_next_upstream, slots).
 param "stack" {}
 param "rolling_to" {} # the release to roll every replica to
 param "fallback" {}   # the release a failure returns to (rolling_to: none)
@@ -29,17 +32,11 @@ param "migrate" {
   type    = list(string)
   default = []
 }
-# nginx (conf rendered, reloaded) or haproxy (servers set over its runtime
-# API at haproxy_socket, no reload).
-param "proxy" { default = "nginx" }
-param "haproxy_socket" { default = "" }
 
 vars = {
   project = param.stack.project
   compose = param.stack.compose
-  conf    = param.stack.conf
-  nginx   = param.proxy == "nginx"
-  haproxy = param.proxy == "haproxy"
+  proxy   = param.stack.proxy
 }
 
 rollout "replicas" {
@@ -64,17 +61,19 @@ rollout "replicas" {
       vars = merge(param.stack, { version = rollout.release, services = rollout.services })
     }
     task "compose_render" "stack" {
-      when        = param.user_compose != ""
-      compose     = param.user_compose
-      service     = param.service
-      project     = local.project
-      replicas    = rollout.services
-      version     = rollout.release
-      dest        = local.compose
-      port        = param.stack.port
-      proxy_image = param.stack.proxy_image
-      proxy_conf  = "${param.stack.dir}/nginx"
-      migrate     = param.migrate
+      when          = param.user_compose != ""
+      compose       = param.user_compose
+      service       = param.service
+      project       = local.project
+      replicas      = rollout.services
+      version       = rollout.release
+      dest          = local.compose
+      port          = param.stack.port
+      proxy         = local.proxy
+      proxy_image   = param.stack.proxy_image
+      haproxy_image = param.stack.haproxy_image
+      proxy_dir     = "${param.stack.dir}/${local.proxy}"
+      migrate       = param.migrate
     }
     task "compose_replicas" "replicas" {
       file     = local.compose
@@ -85,33 +84,26 @@ rollout "replicas" {
     }
   }
 
-  # The batch (or the replicas to retire) out of the upstream; the reload
-  # returns once nginx's old workers are gone, so nothing reaches them.
-  # With proxy = "haproxy", no reload: haproxy_upstream drains them over
-  # the runtime API and returns once their sessions are 0.
+  # The batch (or the replicas to retire) out of the upstream, returning
+  # once nothing reaches them: nginx renders, tests and reloads its conf and
+  # waits for its old workers; HAProxy drains them over its runtime API (no
+  # reload) until their sessions are 0.
   drain {
-    task "template" "drain" {
-      when = local.nginx
-      src  = "${path.role}/../templates/nginx.conf.tmpl"
-      dest = local.conf
-      vars = { upstream = rollout.upstream, app_port = param.app_port, proxy_next_upstream = param.stack.proxy_next_upstream }
-    }
     task "compose_up" "proxy" {
       file     = local.compose
       project  = local.project
       services = ["proxy"]
     }
-    task "haproxy_upstream" "drain" {
-      when     = local.haproxy
-      socket   = param.haproxy_socket
-      upstream = rollout.upstream
-      port     = param.app_port
-    }
-    task "proxy_reload" "drain" {
-      when    = local.nginx
-      file    = local.compose
-      project = local.project
-      conf    = local.conf
+    task "proxy" "drain" {
+      proxy       = local.proxy
+      action      = "drain"
+      dir         = param.stack.dir
+      templates   = "${path.role}/../templates"
+      vars        = param.stack
+      project     = local.project
+      upstream    = rollout.upstream
+      port        = param.app_port
+      health_path = param.health_path
     }
   }
 
@@ -141,28 +133,21 @@ rollout "replicas" {
     }
   }
 
-  # Every healthy replica in the upstream. Takes no server out, so it need
-  # not wait for nginx's old workers (the next drain does), unless they
+  # Every healthy replica in the upstream. Takes no server out, so nginx
+  # need not wait for its old workers (the next drain does), unless they
   # may have none to send to (a heal: every replica was down, or new).
   undrain {
-    task "haproxy_upstream" "undrain" {
-      when     = local.haproxy
-      socket   = param.haproxy_socket
-      upstream = rollout.upstream
-      port     = param.app_port
-    }
-    task "template" "undrain" {
-      when = local.nginx
-      src  = "${path.role}/../templates/nginx.conf.tmpl"
-      dest = local.conf
-      vars = { upstream = rollout.upstream, app_port = param.app_port, proxy_next_upstream = param.stack.proxy_next_upstream }
-    }
-    task "proxy_reload" "undrain" {
-      when             = local.nginx
-      file             = local.compose
-      project          = local.project
-      conf             = local.conf
-      wait_old_workers = rollout.heal
+    task "proxy" "undrain" {
+      proxy       = local.proxy
+      action      = "undrain"
+      dir         = param.stack.dir
+      templates   = "${path.role}/../templates"
+      vars        = param.stack
+      project     = local.project
+      upstream    = rollout.upstream
+      port        = param.app_port
+      health_path = param.health_path
+      settle      = rollout.heal
     }
   }
 

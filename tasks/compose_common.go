@@ -1,7 +1,7 @@
 package tasks
 
 // Helpers shared by the Docker Compose task kinds (compose_*, wait_healthy,
-// proxy_reload).
+// proxy, proxy_reload).
 
 import (
 	"context"

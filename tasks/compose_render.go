@@ -15,8 +15,10 @@ import (
 // .env, extends and includes as Compose does; every other service, volume,
 // network, secret, config, profile and x- extension kept), with `service`
 // replaced by its `replicas` (copies at `version`, without its host ports),
-// a migration service when `migrate` is set, and the nginx proxy on
-// 127.0.0.1:`port`. dest is written atomically, mode 0600 (it holds the
+// a migration service when `migrate` is set, and the proxy on
+// 127.0.0.1:`port`: nginx (`proxy_image`, with `proxy_dir` mounted as its
+// conf.d) or HAProxy (`haproxy_image`, with `proxy_dir` mounted as
+// /etc/haproxy and its run/ as /run/haproxy, the runtime API's sockets). dest is written atomically, mode 0600 (it holds the
 // interpolated environment). Changed when dest's bytes differ; Check stages
 // what it would write, for the kinds that read dest later in a --check run.
 //
@@ -28,21 +30,25 @@ import (
 //	  version     = rollout.release
 //	  dest        = local.stack
 //	  port        = 8000
+//	  proxy       = "nginx"              # optional: nginx (default) or haproxy
 //	  proxy_image = "zdplay-demo/nginx:local"
-//	  proxy_conf  = "${local.dir}/nginx" # mounted as the proxy's conf.d
+//	  haproxy_image = "zdplay-demo/haproxy:local" # with proxy = "haproxy"
+//	  proxy_dir   = "${local.dir}/nginx" # the proxy's files on the host
 //	  migrate     = []                   # optional argv
 //	}
 type ComposeRender struct {
-	Compose    string   `hcl:"compose"`
-	Service    string   `hcl:"service"`
-	Project    string   `hcl:"project,optional"`
-	Replicas   []string `hcl:"replicas"`
-	Version    string   `hcl:"version,optional"`
-	Dest       string   `hcl:"dest"`
-	Port       int      `hcl:"port"`
-	ProxyImage string   `hcl:"proxy_image"`
-	ProxyConf  string   `hcl:"proxy_conf"`
-	Migrate    []string `hcl:"migrate,optional"`
+	Compose      string   `hcl:"compose"`
+	Service      string   `hcl:"service"`
+	Project      string   `hcl:"project,optional"`
+	Replicas     []string `hcl:"replicas"`
+	Version      string   `hcl:"version,optional"`
+	Dest         string   `hcl:"dest"`
+	Port         int      `hcl:"port"`
+	Proxy        string   `hcl:"proxy,optional"`
+	ProxyImage   string   `hcl:"proxy_image"`
+	HaproxyImage string   `hcl:"haproxy_image,optional"`
+	ProxyDir     string   `hcl:"proxy_dir"`
+	Migrate      []string `hcl:"migrate,optional"`
 }
 
 var _ Task = (*ComposeRender)(nil)
@@ -51,8 +57,18 @@ func init() { Register("compose_render", func() Task { return &ComposeRender{} }
 
 func (t *ComposeRender) render(ctx context.Context, env *Env) (string, []byte, bool, error) {
 	const kind = "compose_render"
-	if err := composeRequire(kind, "compose", t.Compose, "service", t.Service, "dest", t.Dest, "proxy_image", t.ProxyImage, "proxy_conf", t.ProxyConf); err != nil {
+	if err := composeRequire(kind, "compose", t.Compose, "service", t.Service, "dest", t.Dest, "proxy_image", t.ProxyImage, "proxy_dir", t.ProxyDir); err != nil {
 		return "", nil, false, err
+	}
+	image := t.ProxyImage
+	switch t.Proxy {
+	case "", "nginx":
+	case "haproxy":
+		if image = t.HaproxyImage; image == "" {
+			return "", nil, false, fmt.Errorf("%s: proxy = \"haproxy\" needs haproxy_image", kind)
+		}
+	default:
+		return "", nil, false, fmt.Errorf("%s: proxy = %q: the proxy is nginx or haproxy", kind, t.Proxy)
 	}
 	if t.Port < 1 || t.Port > 65535 {
 		return "", nil, false, fmt.Errorf("%s: port = %d is not a TCP port (1-65535)", kind, t.Port)
@@ -64,12 +80,12 @@ func (t *ComposeRender) render(ctx context.Context, env *Env) (string, []byte, b
 	if err != nil {
 		return "", nil, false, fmt.Errorf("%s: %w", kind, err)
 	}
-	conf, err := filepath.Abs(t.ProxyConf)
+	dir, err := filepath.Abs(t.ProxyDir)
 	if err != nil {
-		return "", nil, false, fmt.Errorf("%s: proxy_conf: %w", kind, err)
+		return "", nil, false, fmt.Errorf("%s: proxy_dir: %w", kind, err)
 	}
 	b, err := docker.RenderStack(p, app, docker.Stack{Replicas: t.Replicas, Version: t.Version,
-		ProxyImage: t.ProxyImage, ProxyPort: t.Port, ProxyConf: conf, Migrate: t.Migrate})
+		Haproxy: t.Proxy == "haproxy", ProxyImage: image, ProxyPort: t.Port, ProxyDir: dir, Migrate: t.Migrate})
 	if err != nil {
 		return "", nil, false, fmt.Errorf("%s: %w", kind, err)
 	}

@@ -3,20 +3,19 @@ package tasks
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/zdplay/zdplay/internal/docker"
+	"github.com/zdplay/zdplay/internal/proxy"
 )
 
 // ProxyReload makes the nginx of the compose project's proxy service serve
-// the conf rendered on the host (in a directory bind-mounted into the proxy):
+// a conf rendered on the host (in a directory bind-mounted into the proxy)
+// by a template task: bluegreen.hcl's switch. (A rollout's proxy steps are
+// the proxy kind's, which renders its conf itself; both reload through
+// internal/proxy's Nginx.)
 //
 //  1. `nginx -t` in the proxy container. When nginx rejects the conf, the
 //     last known good conf (conf + ".good") is copied back over conf (left
@@ -63,9 +62,6 @@ var _ Validator = (*ProxyReload)(nil)
 
 func init() { Register("proxy_reload", func() Task { return &ProxyReload{} }) }
 
-// goodSuffix names the copy of the last conf nginx accepted.
-const goodSuffix = ".good"
-
 func (t *ProxyReload) service() string {
 	if t.Service == "" {
 		return "proxy"
@@ -92,7 +88,7 @@ func (t *ProxyReload) pending(env *Env) (conf string, data []byte, changed bool,
 	if err != nil {
 		return conf, nil, false, fmt.Errorf("proxy_reload: reading conf: %w (render it first, e.g. with a template task)", err)
 	}
-	good, err := os.ReadFile(conf + goodSuffix)
+	good, err := os.ReadFile(conf + proxy.GoodSuffix)
 	return conf, data, err != nil || !bytes.Equal(data, good), nil
 }
 
@@ -120,7 +116,7 @@ func (t *ProxyReload) Check(ctx context.Context, env *Env) (Result, error) {
 
 // Apply tests, reloads and waits for the old workers to exit.
 func (t *ProxyReload) Apply(ctx context.Context, env *Env) (Result, error) {
-	conf, data, changed, err := t.pending(env)
+	conf, _, changed, err := t.pending(env)
 	if err != nil {
 		return Result{}, err
 	}
@@ -142,137 +138,16 @@ func (t *ProxyReload) Apply(ctx context.Context, env *Env) (Result, error) {
 	if !ctr.Running {
 		return Result{}, fmt.Errorf("proxy_reload: %s's container %s is %s, not running: bring it up first (compose_up)", t.service(), ctr.Name, ctr.State)
 	}
-	ng := &dockerNginx{c: c, id: ctr.ID}
-	waitOld := t.WaitOldWorkers == nil || *t.WaitOldWorkers
-	return reloadNginx(ctx, env, ng, t.service(), conf, data, waitOld, timeout, 50*time.Millisecond)
-}
-
-// nginxCtl is what reloadNginx needs of the proxy container.
-type nginxCtl interface {
-	exec(ctx context.Context, cmd ...string) (rc int, stdout, stderr string, err error)
-	processes(ctx context.Context) ([]docker.Process, error)
-}
-
-type dockerNginx struct {
-	c  *docker.Client
-	id string
-}
-
-func (d *dockerNginx) exec(ctx context.Context, cmd ...string) (int, string, string, error) {
-	return d.c.ExecIn(ctx, d.id, cmd)
-}
-
-func (d *dockerNginx) processes(ctx context.Context) ([]docker.Process, error) {
-	return d.c.Top(ctx, d.id)
-}
-
-// reloadNginx is Apply once the container is known: test, restore on
-// failure, reload, save the good copy, wait for new workers and, with
-// waitOld, for the old ones to exit (polling the process list every poll,
-// up to timeout).
-func reloadNginx(ctx context.Context, env *Env, ng nginxCtl, service, conf string, data []byte, waitOld bool, timeout, poll time.Duration) (Result, error) {
-	name := filepath.Base(conf)
-	good := conf + goodSuffix
-
-	rc, stdout, stderr, err := ng.exec(ctx, "nginx", "-t")
+	ng := &proxy.Nginx{
+		Common: proxy.Common{
+			Container: func(context.Context) (proxy.Container, error) { return &dockerContainer{c: c, id: ctr.ID}, nil },
+			Progress:  env.Progressf,
+		},
+		Conf: conf, Timeout: timeout, Force: t.Force,
+	}
+	s, err := ng.Reload(ctx, t.WaitOldWorkers == nil || *t.WaitOldWorkers)
 	if err != nil {
-		return Result{}, fmt.Errorf("proxy_reload: nginx -t in %s: %w", service, err)
+		return Result{Changed: s.Changed}, fmt.Errorf("proxy_reload: %s: %w", t.service(), err)
 	}
-	if rc != 0 {
-		msg := strings.TrimSpace(stderr + "\n" + stdout)
-		prev, rerr := os.ReadFile(good)
-		switch {
-		case rerr == nil:
-			// In place (not a rename): conf may itself be a bind-mounted file.
-			if werr := os.WriteFile(conf, prev, 0o644); werr != nil {
-				return Result{}, fmt.Errorf("proxy_reload: nginx rejected %s:\n%s\nand restoring the last good copy %s failed: %v; nginx keeps serving its current configuration: fix %s by hand",
-					conf, waitIndent(msg), good, werr, conf)
-			}
-			return Result{}, fmt.Errorf("proxy_reload: nginx rejected %s (nothing reloaded, nginx keeps serving its current configuration):\n%s\n"+
-				"  restored the last good %s from %s; fix the template or its variables and run again", conf, waitIndent(msg), name, good)
-		case errors.Is(rerr, fs.ErrNotExist):
-			return Result{}, fmt.Errorf("proxy_reload: nginx rejected %s (nothing reloaded, nginx keeps serving its current configuration):\n%s\n"+
-				"  there is no last good copy (%s) to restore, so %s is left as is; fix the template or its variables and run again", conf, waitIndent(msg), good, name)
-		default:
-			return Result{}, fmt.Errorf("proxy_reload: nginx rejected %s:\n%s\nand reading the last good copy failed: %v", conf, waitIndent(msg), rerr)
-		}
-	}
-
-	before, err := ng.processes(ctx)
-	if err != nil {
-		return Result{}, fmt.Errorf("proxy_reload: %w", err)
-	}
-	old := nginxWorkers(before)
-
-	start := time.Now()
-	rc, stdout, stderr, err = ng.exec(ctx, "nginx", "-s", "reload")
-	if err != nil {
-		return Result{}, fmt.Errorf("proxy_reload: nginx -s reload in %s: %w", service, err)
-	}
-	if rc != 0 {
-		return Result{}, fmt.Errorf("proxy_reload: nginx -s reload in %s exited with rc=%d: %s\n  see `docker logs` of the proxy; nginx keeps serving its current configuration",
-			service, rc, execTail(stderr, stdout))
-	}
-	// nginx accepted it (-t) and was told to load it: the new last good copy.
-	if err := writeAtomic(good, data, 0o644); err != nil {
-		return Result{Changed: true}, fmt.Errorf("proxy_reload: nginx reloaded, but saving %s failed: %w (the next run reloads again)", good, err)
-	}
-
-	res := Result{Changed: true}
-	if len(old) == 0 {
-		res.Msg = fmt.Sprintf("reloaded nginx in %s with %s (no worker process seen before the reload: not waited for)", service, name)
-		return res, nil
-	}
-	deadline := time.Now().Add(timeout)
-	for {
-		procs, err := ng.processes(ctx)
-		if err != nil {
-			return res, fmt.Errorf("proxy_reload: nginx reloaded, but: %w", err)
-		}
-		now := nginxWorkers(procs)
-		var left, fresh []string
-		for pid := range now {
-			if old[pid] {
-				left = append(left, pid)
-			} else {
-				fresh = append(fresh, pid)
-			}
-		}
-		if len(left) == 0 && len(fresh) > 0 {
-			res.Msg = fmt.Sprintf("reloaded nginx in %s with %s (old workers gone after %s)", service, name, time.Since(start).Round(time.Millisecond))
-			return res, nil
-		}
-		if !waitOld && len(fresh) > 0 {
-			res.Msg = fmt.Sprintf("reloaded nginx in %s with %s (new workers up after %s; %d old one(s) finish in the background)", service, name, time.Since(start).Round(time.Millisecond), len(left))
-			return res, nil
-		}
-		if time.Now().After(deadline) {
-			slices.Sort(left)
-			if len(fresh) == 0 {
-				return res, fmt.Errorf("proxy_reload: sent nginx in %s the reload signal, but no new worker process started within %s: nginx did not apply %s; see `docker logs` of the proxy",
-					service, timeout, name)
-			}
-			return res, fmt.Errorf("proxy_reload: nginx in %s reloaded %s, but %d old worker process(es) (pid %s) still run after %s, finishing requests or long-lived connections; "+
-				"until they exit, servers the new conf marks down may still get traffic: raise timeout, or set nginx's worker_shutdown_timeout",
-				service, name, len(left), strings.Join(left, ", "), timeout)
-		}
-		env.Progressf("reloading nginx in %s: %d old worker(s) left, %s", service, len(left), time.Since(start).Round(100*time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return res, fmt.Errorf("proxy_reload: waiting for nginx's old workers: %w", ctx.Err())
-		case <-time.After(poll):
-		}
-	}
-}
-
-// nginxWorkers are the PIDs of nginx worker processes, old ("is shutting
-// down") or new.
-func nginxWorkers(procs []docker.Process) map[string]bool {
-	w := map[string]bool{}
-	for _, p := range procs {
-		if strings.HasPrefix(p.Cmd, "nginx: worker process") {
-			w[p.PID] = true
-		}
-	}
-	return w
+	return Result{Changed: s.Changed, Msg: s.Msg}, nil
 }

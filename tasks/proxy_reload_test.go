@@ -14,125 +14,6 @@ import (
 	"github.com/zdplay/zdplay/internal/docker"
 )
 
-// fakeNginx plays nginx's side of reloadNginx: -t answers testRC, and the
-// process list goes through lists, the last one repeating.
-type fakeNginx struct {
-	testRC   int
-	reloadRC int
-	lists    [][]docker.Process
-	calls    []string
-}
-
-func (f *fakeNginx) exec(_ context.Context, cmd ...string) (int, string, string, error) {
-	f.calls = append(f.calls, strings.Join(cmd, " "))
-	switch strings.Join(cmd, " ") {
-	case "nginx -t":
-		if f.testRC != 0 {
-			return f.testRC, "", "nginx: [emerg] unknown directive \"bogus\" in /etc/nginx/conf.d/default.conf:1\nnginx: configuration file /etc/nginx/nginx.conf test failed\n", nil
-		}
-		return 0, "", "nginx: configuration file /etc/nginx/nginx.conf test is successful\n", nil
-	case "nginx -s reload":
-		return f.reloadRC, "", "", nil
-	}
-	return 127, "", "no such command", nil
-}
-
-func (f *fakeNginx) processes(context.Context) ([]docker.Process, error) {
-	f.calls = append(f.calls, "top")
-	l := f.lists[0]
-	if len(f.lists) > 1 {
-		f.lists = f.lists[1:]
-	}
-	return l, nil
-}
-
-func procs(workers ...string) []docker.Process {
-	ps := []docker.Process{{PID: "1", Cmd: "nginx: master process /usr/sbin/nginx"}}
-	for _, w := range workers {
-		cmd := "nginx: worker process"
-		if strings.HasSuffix(w, "!") {
-			w, cmd = strings.TrimSuffix(w, "!"), "nginx: worker process is shutting down"
-		}
-		ps = append(ps, docker.Process{PID: w, PPID: "1", Cmd: cmd})
-	}
-	return ps
-}
-
-// The reload returns once the old workers are gone or, without waitOld,
-// once a new worker runs.
-func TestReloadNginxWaitsForWorkers(t *testing.T) {
-	for _, c := range []struct {
-		waitOld bool
-		msg     string
-		calls   string
-	}{
-		{true, "old workers gone after", "nginx -t,top,nginx -s reload,top,top,top,top"},
-		{false, "new workers up after", "nginx -t,top,nginx -s reload,top,top"},
-	} {
-		conf := filepath.Join(t.TempDir(), "default.conf")
-		os.WriteFile(conf, []byte("new"), 0o644)
-		f := &fakeNginx{lists: [][]docker.Process{
-			procs("7"),       // before the reload
-			procs("7!"),      // reload signalled, no new worker yet
-			procs("7!", "8"), // new worker, old one finishing a request
-			procs("7!", "8"), //
-			procs("8"),       // old one gone
-		}}
-		res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), c.waitOld, time.Second, time.Millisecond)
-		if err != nil || !res.Changed || !strings.Contains(res.Msg, c.msg) {
-			t.Fatalf("waitOld=%v: %+v %v", c.waitOld, res, err)
-		}
-		if got := strings.Join(f.calls, ","); got != c.calls {
-			t.Errorf("waitOld=%v: calls %s", c.waitOld, got)
-		}
-		if good, _ := os.ReadFile(conf + ".good"); string(good) != "new" {
-			t.Errorf("waitOld=%v: .good = %q", c.waitOld, good)
-		}
-	}
-}
-
-func TestReloadNginxTimesOutOnAStuckWorker(t *testing.T) {
-	conf := filepath.Join(t.TempDir(), "default.conf")
-	os.WriteFile(conf, []byte("new"), 0o644)
-	f := &fakeNginx{lists: [][]docker.Process{procs("7"), procs("7!", "8")}}
-	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), true, 50*time.Millisecond, time.Millisecond)
-	dkWant(t, err, "1 old worker process(es) (pid 7) still run after 50ms", "worker_shutdown_timeout")
-	if !res.Changed {
-		t.Error("reloaded but not changed")
-	}
-
-	f = &fakeNginx{lists: [][]docker.Process{procs("7")}} // the reload never takes
-	_, err = reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("new"), true, 50*time.Millisecond, time.Millisecond)
-	dkWant(t, err, "no new worker process started", "docker logs")
-}
-
-func TestReloadNginxRestoresLastGoodConf(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "default.conf")
-	os.WriteFile(conf, []byte("bogus;"), 0o644)
-	os.WriteFile(conf+".good", []byte("good"), 0o644)
-	f := &fakeNginx{testRC: 1, lists: [][]docker.Process{procs("7")}}
-	res, err := reloadNginx(context.Background(), &Env{}, f, "proxy", conf, []byte("bogus;"), true, time.Second, time.Millisecond)
-	dkWant(t, err, `unknown directive "bogus"`, "restored the last good default.conf", "keeps serving")
-	if res.Changed {
-		t.Error("changed")
-	}
-	if b, _ := os.ReadFile(conf); string(b) != "good" {
-		t.Errorf("conf = %q, want the good copy", b)
-	}
-	if got := strings.Join(f.calls, ","); got != "nginx -t" {
-		t.Errorf("calls after a failed test: %s", got)
-	}
-
-	os.Remove(conf + ".good")
-	os.WriteFile(conf, []byte("bogus;"), 0o644)
-	_, err = reloadNginx(context.Background(), &Env{}, &fakeNginx{testRC: 1}, "proxy", conf, []byte("bogus;"), true, time.Second, time.Millisecond)
-	dkWant(t, err, "no last good copy", "left as is")
-	if b, _ := os.ReadFile(conf); string(b) != "bogus;" {
-		t.Errorf("conf = %q, want it left as is", b)
-	}
-}
-
 func TestProxyReloadSkipsWhenApplied(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -200,7 +81,7 @@ services:
 		t.Fatalf("%+v", res)
 	}
 	after, _ := c.Top(context.Background(), proxy.ID)
-	if old, now := nginxWorkers(before), nginxWorkers(after); len(now) == 0 || len(old) == 0 {
+	if old, now := workerPIDs(before), workerPIDs(after); len(now) == 0 || len(old) == 0 {
 		t.Fatalf("workers before %v, after %v", before, after)
 	} else {
 		for pid := range old {
@@ -257,7 +138,7 @@ services:
 	if b, _ := os.ReadFile(conf); string(b) != nginxGood {
 		t.Errorf("conf not restored: %q", b)
 	}
-	if now, _ := c.Top(context.Background(), proxy.ID); len(nginxWorkers(now)) != len(nginxWorkers(workers)) {
+	if now, _ := c.Top(context.Background(), proxy.ID); len(workerPIDs(now)) != len(workerPIDs(workers)) {
 		t.Errorf("workers changed: %v -> %v", workers, now)
 	}
 	resp, err := http.Get("http://" + proxy.IP + ":80/ping")
@@ -278,4 +159,15 @@ services:
 	if b, _ := os.ReadFile(conf); string(b) != "bogus_directive on;\n" {
 		t.Errorf("conf changed: %q", b)
 	}
+}
+
+// workerPIDs are the PIDs of nginx's worker processes in a process list.
+func workerPIDs(procs []docker.Process) map[string]bool {
+	w := map[string]bool{}
+	for _, p := range procs {
+		if strings.HasPrefix(p.Cmd, "nginx: worker process") {
+			w[p.PID] = true
+		}
+	}
+	return w
 }

@@ -16,6 +16,8 @@ import (
 	"text/template"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/zdplay/zdplay/internal/atomicfile"
 )
 
 // Template renders a text/template file, with sprig's functions, to dest.
@@ -176,29 +178,18 @@ func (t *Template) Apply(ctx context.Context, env *Env) (Result, error) {
 // plan renders the template and compares it with dest; check words the
 // message as what would happen.
 func (t *Template) plan(env *Env, check bool) (templateFile, error) {
-	tmpl, err := t.parse(env)
+	var extra map[string]any
+	if !t.Vars.IsNull() && t.Vars.IsKnown() {
+		var ok bool
+		if extra, ok = GoValue(t.Vars).(map[string]any); !ok {
+			return templateFile{}, fmt.Errorf("vars must be an object, e.g. vars = { down = [\"app_1\"] }")
+		}
+	}
+	rendered, err := t.render(env, extra)
 	if err != nil {
 		return templateFile{}, err
 	}
-	data := maps.Clone(env.Vars)
-	if data == nil {
-		data = map[string]any{}
-	}
-	if !t.Vars.IsNull() && t.Vars.IsKnown() {
-		extra, ok := GoValue(t.Vars).(map[string]any)
-		if !ok {
-			return templateFile{}, fmt.Errorf("vars must be an object, e.g. vars = { down = [\"app_1\"] }")
-		}
-		maps.Copy(data, extra)
-	}
-	buf := &limitedBuffer{max: t.limit()}
-	if err := tmpl.Execute(buf, data); err != nil {
-		if errors.Is(err, errTemplateTooBig) {
-			return templateFile{}, fmt.Errorf("template: rendering %s makes more than the %s limit of a rendered template (dest %s)", t.Src, sizeMiB(t.limit()), t.Dest)
-		}
-		return templateFile{}, fmt.Errorf("rendering: %w", err)
-	}
-	f := templateFile{dest: t.Dest, rendered: buf.buf, mode: 0o644}
+	f := templateFile{dest: t.Dest, rendered: rendered, mode: 0o644}
 	old, statErr := os.Lstat(f.dest)
 	switch {
 	case statErr == nil && !old.Mode().IsRegular():
@@ -241,6 +232,29 @@ func (t *Template) plan(env *Env, check bool) (templateFile, error) {
 	return f, nil
 }
 
+// render executes the template with the playbook's values and extra (which
+// win) as its data, within the size limit. The proxy kind renders its conf
+// with it too.
+func (t *Template) render(env *Env, extra map[string]any) ([]byte, error) {
+	tmpl, err := t.parse(env)
+	if err != nil {
+		return nil, err
+	}
+	data := maps.Clone(env.Vars)
+	if data == nil {
+		data = map[string]any{}
+	}
+	maps.Copy(data, extra)
+	buf := &limitedBuffer{max: t.limit()}
+	if err := tmpl.Execute(buf, data); err != nil {
+		if errors.Is(err, errTemplateTooBig) {
+			return nil, fmt.Errorf("template: rendering %s makes more than the %s limit of a rendered template (dest %s)", t.Src, sizeMiB(t.limit()), t.Dest)
+		}
+		return nil, fmt.Errorf("rendering: %w", err)
+	}
+	return buf.buf, nil
+}
+
 // readDest reads what dest holds, or would hold after the earlier tasks of a
 // --check run. info is dest's Lstat (nil when it does not exist); a file
 // over the limit differs from any rendering, so it is not read.
@@ -265,30 +279,9 @@ func (t *Template) readDest(env *Env, path string, info fs.FileInfo) ([]byte, er
 }
 
 // writeAtomic writes data beside path then renames it over path, so readers
-// (nginx, compose) never see half a file. The temp name never ends in the
-// destination's extension, so an nginx `include *.conf` skips it.
+// (nginx, compose) never see half a file.
 func writeAtomic(path string, data []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, mode)
 }
 
 // resolve makes a source path absolute against base (the directory of the

@@ -112,11 +112,15 @@ type Stack struct {
 	// web_2...): copies of it at Version, without its host ports.
 	Replicas []string
 	Version  string // the replicas' image tag ("" = the file's)
-	// ProxyImage, ProxyPort (on 127.0.0.1) and ProxyConf (the host
-	// directory mounted as nginx's conf.d) make the proxy service.
+	// ProxyImage, ProxyPort (on 127.0.0.1) and ProxyDir (the proxy's host
+	// directory) make the proxy service: nginx with ProxyDir as its conf.d;
+	// with Haproxy, HAProxy with ProxyDir as /etc/haproxy and ProxyDir/run
+	// as /run/haproxy (the runtime API's sockets, which zdplay uses from
+	// the host), as app.hcl's templates/docker-compose.yml.tmpl has it.
+	Haproxy    bool
 	ProxyImage string
 	ProxyPort  int
-	ProxyConf  string
+	ProxyDir   string
 	// Migrate, when set, adds a service SERVICE_migrate: a copy of the
 	// service at Version running this command once (compose_run).
 	Migrate []string
@@ -189,7 +193,13 @@ func RenderStack(p *types.Project, app App, s Stack) ([]byte, error) {
 	proxy := types.ServiceConfig{Name: "proxy", Restart: types.RestartPolicyUnlessStopped}
 	proxy.Image, proxy.PullPolicy = s.ProxyImage, types.PullPolicyNever
 	proxy.Ports = []types.ServicePortConfig{{HostIP: "127.0.0.1", Published: strconv.Itoa(s.ProxyPort), Target: 80, Protocol: "tcp", Mode: "ingress"}}
-	proxy.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeBind, Source: s.ProxyConf, Target: "/etc/nginx/conf.d", ReadOnly: true, Bind: &types.ServiceVolumeBind{CreateHostPath: true}}}
+	bind := func(source, target string, ro bool) types.ServiceVolumeConfig {
+		return types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: source, Target: target, ReadOnly: ro, Bind: &types.ServiceVolumeBind{CreateHostPath: true}}
+	}
+	proxy.Volumes = []types.ServiceVolumeConfig{bind(s.ProxyDir, "/etc/nginx/conf.d", true)}
+	if s.Haproxy {
+		proxy.Volumes = []types.ServiceVolumeConfig{bind(s.ProxyDir, "/etc/haproxy", true), bind(s.ProxyDir+"/run", "/run/haproxy", false)}
+	}
 	proxy.Networks = networks
 	out.Services["proxy"] = proxy
 	// Services behind a profile that is not active stay in the file, as
