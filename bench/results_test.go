@@ -45,7 +45,7 @@ func TestZdplayStepsRollout(t *testing.T) {
 		"reload":       0.5,
 		"reload_wait":  0.2,
 		"recreate":     1.0,
-		"wait_healthy": 0.6 + 0.9,                     // summed over the replicas
+		"wait_healthy": 0.6 + 0.9,                           // summed over the replicas
 		"engine":       3.5 - (0.2 + 0.1 + 0.5 + 1.0 + 0.9), // the waits overlap: the longer one
 		"startup":      4 - (0.1 + 3.5 + 0.1),
 	}

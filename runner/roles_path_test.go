@@ -17,7 +17,7 @@ play "p" { roles = ["deploy"] }
 role "deploy" {
   include "rollout" {
     vars = {
-      stack      = { project = "p", dir = "/tmp/p", compose = "/tmp/p/c.yml", conf = "/tmp/p/n.conf", port = 8000, proxy_image = "nginx", health_timeout = "5s", proxy_next_upstream = true }
+      stack      = { project = "p", dir = "/tmp/p", compose = "/tmp/p/c.yml", port = 8000, proxy = "nginx", proxy_image = "nginx", haproxy_image = "haproxy", health_timeout = "5s", proxy_next_upstream = true }
       rolling_to = "2"
       fallback   = "1"
       services   = ["app_1"]

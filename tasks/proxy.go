@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -174,12 +175,26 @@ func (t *Proxy) servers() ([]proxy.Server, error) {
 		name, _ := m["name"].(string)
 		addr, _ := m["address"].(string)
 		down, _ := m["down"].(bool)
-		if !ok || name == "" || addr == "" {
+		if !ok || name == "" || (addr == "" && down) {
 			return nil, fmt.Errorf("proxy: upstream[%d] needs a name and an address, got %v", i, e)
 		}
 		out = append(out, proxy.Server{Name: name, Address: addr, Down: down})
 	}
 	return out, nil
+}
+
+// notRunning names the servers to put in that have no address: their
+// containers do not run (bluegreen lists every replica of the colour it
+// switches to). Apply fails on them before any server is touched, so the
+// other colour is never drained for want of them.
+func notRunning(up []proxy.Server) []string {
+	var names []string
+	for _, s := range up {
+		if !s.Down && s.Address == "" {
+			names = append(names, s.Name)
+		}
+	}
+	return names
 }
 
 // build makes the proxy; check makes its files staged, not written.
@@ -223,6 +238,9 @@ func (t *Proxy) Check(ctx context.Context, env *Env) (Result, error) {
 		return Result{}, err
 	}
 	up, _ := t.servers()
+	if missing := notRunning(up); len(missing) > 0 && t.Action != "setup" {
+		return Result{Changed: true, Msg: "would put " + strings.Join(missing, ", ") + " in once they run"}, nil
+	}
 	var s proxy.Step
 	if t.Action == "setup" {
 		s, err = p.Setup(ctx)
@@ -239,6 +257,9 @@ func (t *Proxy) Apply(ctx context.Context, env *Env) (Result, error) {
 		return Result{}, err
 	}
 	up, _ := t.servers()
+	if missing := notRunning(up); len(missing) > 0 && t.Action != "setup" {
+		return Result{}, fmt.Errorf("proxy %s: %s not running (no address): nothing was changed, no server drained", t.Proxy, strings.Join(missing, ", "))
+	}
 	var s proxy.Step
 	switch t.Action {
 	case "setup":

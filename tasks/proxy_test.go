@@ -73,8 +73,46 @@ func TestProxyCheckNginxDrain(t *testing.T) {
 		!strings.Contains(string(staged), "server 10.0.0.2:3000 max_fails=1 fail_timeout=10s; # app_2") {
 		t.Fatalf("staged conf:\n%s", staged)
 	}
+	if !strings.Contains(string(staged), "proxy_next_upstream error timeout;") {
+		t.Fatalf("the playbook's proxy_next_upstream did not reach the conf:\n%s", staged)
+	}
+	// In a module the playbook's values are not the data: vars passes them.
+	module := &Env{BaseDir: "..", Shared: &Shared{}}
+	task.Vars = cty.ObjectVal(map[string]cty.Value{"proxy_next_upstream": cty.True})
+	if _, err := task.Check(context.Background(), module); err != nil {
+		t.Fatal(err)
+	}
+	if staged, _ := module.Shared.Staged(conf); !strings.Contains(string(staged), "proxy_next_upstream error timeout;") {
+		t.Fatalf("vars' proxy_next_upstream did not reach the conf:\n%s", staged)
+	}
 	setup := &Proxy{Proxy: "nginx", Action: "setup", Dir: dir, Templates: "templates", Project: "p"}
 	if res, err := setup.Check(context.Background(), env); err != nil || !res.Changed || !strings.Contains(res.Msg, "would create") {
 		t.Fatalf("check setup: %+v %v", res, err)
+	}
+}
+
+// A server to put in without an address (its container does not run): Apply
+// fails before anything is touched (no proxy container is even looked up),
+// Check says it would put it in once it runs; vars must be an object.
+func TestProxyNotRunningServerAndVars(t *testing.T) {
+	env := &Env{BaseDir: ".."}
+	up := cty.ListVal([]cty.Value{
+		cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal("green_1"), "address": cty.StringVal(""), "down": cty.False}),
+		cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal("blue_1"), "address": cty.StringVal("10.0.0.1"), "down": cty.True}),
+	})
+	p := Proxy{Proxy: "haproxy", Action: "drain", Dir: t.TempDir(), Templates: "templates", Project: "p", Upstream: up}
+	if _, err := p.Apply(context.Background(), env); err == nil || !strings.Contains(err.Error(), "green_1 not running (no address): nothing was changed") {
+		t.Fatalf("Apply: %v", err)
+	}
+	if res, err := p.Check(context.Background(), env); err != nil || !res.Changed || !strings.Contains(res.Msg, "would put green_1 in once they run") {
+		t.Fatalf("Check: %+v %v", res, err)
+	}
+	p.Vars = cty.StringVal("x")
+	if err := p.Validate(env); err == nil || !strings.Contains(err.Error(), "vars must be an object") {
+		t.Fatalf("Validate with vars a string: %v", err)
+	}
+	p.Vars = cty.ObjectVal(map[string]cty.Value{"proxy_next_upstream": cty.False})
+	if got := p.vars(); got["proxy_next_upstream"] != false {
+		t.Fatalf("vars() = %v", got)
 	}
 }
