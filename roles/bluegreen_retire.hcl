@@ -30,3 +30,9 @@ task "template" "compose file" {
   dest = local.compose
   vars = { colours = { (local.live) = local.live_release } }
 }
+
+# Once it is gone, the proxy forgets it (nginx's conf listed it as down;
+# HAProxy's slots held it in maint): a retire re-run changes nothing.
+include "bluegreen_switch" {
+  vars = { to = local.live, release = local.live_release, existing = { (local.live) = local.live_release } }
+}
