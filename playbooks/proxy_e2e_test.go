@@ -18,7 +18,7 @@ import (
 const bogusDirective = "zdplay_no_such_directive"
 
 // brokenPlaybook copies the shipped playbook tree as it is on disk now
-// (playbooks/app.hcl, roles/, templates/, same layout) into a temporary
+// (playbooks/app.hcl and its *.vars.hcl, roles/, templates/, same layout) into a temporary
 // directory, adds to the copied nginx template's server block a directive
 // nginx does not know, and returns the copied playbook's path.
 func brokenPlaybook(t *testing.T) string {
@@ -29,16 +29,20 @@ func brokenPlaybook(t *testing.T) string {
 			t.Fatalf("copying %s: %v", dir, err)
 		}
 	}
-	app, err := os.ReadFile("app.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
 	pb := filepath.Join(tmp, "playbooks", "app.hcl")
 	if err := os.MkdirAll(filepath.Dir(pb), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(pb, app, 0o644); err != nil {
-		t.Fatal(err)
+	// app.hcl and the variable files it imports.
+	shared, _ := filepath.Glob("*.vars.hcl")
+	for _, f := range append(shared, "app.hcl") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, "playbooks", f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	tmpl := filepath.Join(tmp, "templates", "nginx.conf.tmpl")
