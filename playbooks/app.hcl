@@ -13,22 +13,9 @@
 
 # The demo app's variables (image, version, replicas, port, project, dir,
 # images, limits, health_timeout) and the strategy (parallelism, order,
-# delay, monitor, failure_action, max_failure_ratio).
-import = ["demo.vars.hcl", "update_config.vars.hcl"]
-
-variable "proxy" {
-  description = "the proxy in front of the replicas: nginx (a reload per drain and undrain) or haproxy (its runtime API: no reload)"
-  default     = "nginx"
-}
-variable "haproxy_image" {
-  description = "haproxy image, with -e proxy=haproxy (make images builds it from Debian's package)"
-  default     = "zdplay-demo/haproxy:local"
-}
-variable "slots" {
-  description = "with -e proxy=haproxy: the backend's server slots, the most replicas (surge included) it can hold without a reload"
-  type        = number
-  default     = 16
-}
+# delay, monitor, failure_action, max_failure_ratio), and the proxy
+# (proxy, haproxy_image, slots).
+import = ["demo.vars.hcl", "update_config.vars.hcl", "proxy.vars.hcl"]
 
 locals {
   project = var.project

@@ -12,6 +12,10 @@
 # Unset (0, "" or -1), a variable takes the file's value (deploy.replicas,
 # the image tag, the only expose/ports target, deploy.update_config).
 
+# The proxy choice (proxy.vars.hcl: haproxy_image, slots), with HAProxy as
+# this playbook's default.
+import = ["proxy.vars.hcl"]
+
 variable "compose" {
   description = "path to your compose file (never modified)"
 }
@@ -92,15 +96,6 @@ variable "proxy" {
 variable "proxy_image" {
   description = "nginx image, with -e proxy=nginx (make images builds it from Debian's package)"
   default     = "zdplay-demo/nginx:local"
-}
-variable "haproxy_image" {
-  description = "haproxy image, with -e proxy=haproxy (make images builds it from Debian's package)"
-  default     = "zdplay-demo/haproxy:local"
-}
-variable "slots" {
-  description = "with -e proxy=haproxy: the backend's server slots, the most replicas (surge included) it can hold without a reload"
-  type        = number
-  default     = 16
 }
 variable "proxy_next_upstream" {
   description = "let the proxy retry a failed request on the next replica"
