@@ -48,6 +48,10 @@ type Options struct {
 	// HEAD, ...): a POST that meets a connection the server closed fails.
 	Method string
 	Body   string // sent with each request (with Method POST, say)
+	// SlowOver, when set, makes the report keep LastSlow: when traffic had
+	// recovered from a fault (a killed replica, say), measured, not read
+	// off a per-second chart.
+	SlowOver time.Duration
 }
 
 // result is the outcome of one request as seen by a client.
@@ -105,6 +109,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer cancel()
 
 	col := newCollector(start, maxSecond)
+	col.slowOver = o.SlowOver
 	var wg sync.WaitGroup
 	for range o.Concurrency {
 		wg.Go(func() {

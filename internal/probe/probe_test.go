@@ -505,3 +505,23 @@ func TestMethodAndBody(t *testing.T) {
 		t.Fatalf("failed %d, requests seen %v, want only POST x", r.Failed, seen)
 	}
 }
+
+// LastSlow is when the last slow request was sent: a server slow until a
+// moment and fast afterwards gives that moment, and no slow request at
+// all gives none.
+func TestLastSlowIsWhenTrafficRecovered(t *testing.T) {
+	recovered := time.Now().Add(150 * time.Millisecond)
+	s, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if time.Now().Before(recovered) {
+			time.Sleep(60 * time.Millisecond)
+		}
+		fmt.Fprintln(w, "app@1")
+	})
+	r := run(t, Options{URL: s.URL, Concurrency: 4, KeepAlive: true, Duration: 400 * time.Millisecond, SlowOver: 40 * time.Millisecond})
+	if r.LastSlow.IsZero() || r.LastSlow.After(recovered) || recovered.Sub(r.LastSlow) > 100*time.Millisecond {
+		t.Errorf("LastSlow = %s after recovery at %s (%v)", r.LastSlow.Format("15:04:05.000"), recovered.Format("15:04:05.000"), recovered.Sub(r.LastSlow))
+	}
+	if r := run(t, Options{URL: s.URL, Concurrency: 2, Duration: 100 * time.Millisecond, SlowOver: 40 * time.Millisecond}); !r.LastSlow.IsZero() {
+		t.Errorf("a fast server gave LastSlow %s", r.LastSlow)
+	}
+}

@@ -35,6 +35,10 @@ type Report struct {
 	Versions    []VersionStat    // by first appearance
 	Latency     LatencyStats     // over all counted requests
 	Timeline    []Second         // one entry per second since Start
+	// LastSlow is when the last request that failed or took longer than
+	// Options.SlowOver started (zero: none did, or SlowOver was 0): every
+	// request sent after it was answered in time.
+	LastSlow time.Time
 }
 
 // VersionStat counts the 2xx responses whose body starts with Version.
@@ -89,6 +93,8 @@ type collector struct {
 	max         time.Duration
 	timeline    []Second
 	curLat      []time.Duration // latencies of the last timeline second
+	slowOver    time.Duration   // Options.SlowOver
+	lastSlow    time.Time
 }
 
 func newCollector(start time.Time, maxSecond int) *collector {
@@ -156,6 +162,11 @@ func (c *collector) record(res result) {
 	}
 	c.hist.add(res.latency)
 	c.max = max(c.max, res.latency)
+	if c.slowOver > 0 && (res.failed() || res.latency > c.slowOver) {
+		if sent := now.Add(-res.latency); sent.After(c.lastSlow) {
+			c.lastSlow = sent
+		}
+	}
 	c.curLat = append(c.curLat, res.latency)
 }
 
@@ -200,6 +211,7 @@ func (c *collector) report(elapsed time.Duration) *Report {
 			Max: c.max,
 		},
 		Timeline: c.timeline,
+		LastSlow: c.lastSlow,
 	}
 	for _, v := range c.order {
 		r.Versions = append(r.Versions, *c.versions[v])
