@@ -69,6 +69,19 @@ func loadServices(ctx context.Context, env *Env, kind, file, project, service st
 	return c, p, names, nil
 }
 
+// loadService is loadCompose for a kind that acts on one service, which
+// the compose file must declare.
+func loadService(ctx context.Context, env *Env, kind, file, project, service string) (*docker.Client, *types.Project, error) {
+	c, p, err := loadCompose(ctx, env, kind, file, project)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := composeService(kind, p, service); err != nil {
+		return nil, nil, err
+	}
+	return c, p, nil
+}
+
 // composeDocker is the run's Docker connection.
 func composeDocker(ctx context.Context, env *Env, kind string) (*docker.Client, error) {
 	if env == nil || env.Shared == nil {
