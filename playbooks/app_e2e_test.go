@@ -53,14 +53,20 @@ func TestMain(m *testing.M) {
 // deploy is one project of the shipped playbook, with its own compose
 // project name, port and directory, torn down when the test ends.
 type deploy struct {
-	t       *testing.T
+	playbookRuns
 	project string
 	port    int
 	dir     string
-	vars    []string
-	log     *bytes.Buffer
-	// playbook is the path of the playbook run ("" = app.hcl, the shipped one).
-	playbook string
+}
+
+// playbookRuns runs one playbook in process, as `zdplay run` would, for
+// every harness here (deploy, swarmStack): the -e values each run gets
+// first, and the output of all runs, which a failed test logs.
+type playbookRuns struct {
+	t        *testing.T
+	playbook string // its path: app.hcl, compose.hcl, ...
+	vars     []string
+	log      *bytes.Buffer
 }
 
 func newDeploy(t *testing.T, vars ...string) *deploy {
@@ -70,11 +76,10 @@ func newDeploy(t *testing.T, vars ...string) *deploy {
 	}
 	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), ""))
 	d := &deploy{
-		t:       t,
-		project: fmt.Sprintf("zde2e-%.20s-%04x", name, rand.IntN(1<<16)),
-		port:    freePort(t),
-		dir:     t.TempDir(),
-		log:     &bytes.Buffer{},
+		playbookRuns: playbookRuns{t: t, playbook: "app.hcl", log: &bytes.Buffer{}},
+		project:      fmt.Sprintf("zde2e-%.20s-%04x", name, rand.IntN(1<<16)),
+		port:         freePort(t),
+		dir:          t.TempDir(),
 	}
 	d.vars = append([]string{"project=" + d.project, fmt.Sprintf("port=%d", d.port), "dir=" + d.dir}, vars...)
 	t.Cleanup(func() {
@@ -97,34 +102,35 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// run runs the shipped playbook with the given tags and extra -e values.
-func (d *deploy) run(tags string, vars ...string) (*runner.Recap, error) {
-	return d.runOpts(runner.Options{Selection: runner.Selection{Tags: []string{tags}}}, vars...)
+// run runs the playbook with the given tags ("": all, as no -t) and extra
+// -e values.
+func (r *playbookRuns) run(tags string, vars ...string) (*runner.Recap, error) {
+	var opts runner.Options
+	if tags != "" {
+		opts.Selection = runner.Selection{Tags: []string{tags}}
+	}
+	return r.runOpts(opts, vars...)
 }
 
-func (d *deploy) runOpts(opts runner.Options, vars ...string) (*runner.Recap, error) {
-	path := d.playbook
-	if path == "" {
-		path = "app.hcl"
-	}
-	pb, diags := runner.Load(path)
+func (r *playbookRuns) runOpts(opts runner.Options, vars ...string) (*runner.Recap, error) {
+	pb, diags := runner.Load(r.playbook)
 	if diags.HasErrors() {
-		d.t.Fatal(diags)
+		r.t.Fatal(diags)
 	}
-	opts.ExtraVars = append(append([]string{}, d.vars...), vars...)
-	opts.Printer = &runner.TextPrinter{W: d.log}
+	opts.ExtraVars = append(append([]string{}, r.vars...), vars...)
+	opts.Printer = &runner.TextPrinter{W: r.log}
 	recap, diags, err := runner.Run(context.Background(), pb, opts)
 	if diags.HasErrors() {
-		d.t.Fatal(diags)
+		r.t.Fatal(diags)
 	}
 	return recap, err
 }
 
-func (d *deploy) mustRun(tags string, vars ...string) *runner.Recap {
-	d.t.Helper()
-	recap, err := d.run(tags, vars...)
+func (r *playbookRuns) mustRun(tags string, vars ...string) *runner.Recap {
+	r.t.Helper()
+	recap, err := r.run(tags, vars...)
 	if err != nil {
-		d.t.Fatalf("zdplay run -t %s %v: %v\n%s", tags, vars, err, d.log)
+		r.t.Fatalf("zdplay run %s -t %s %v: %v\n%s", r.playbook, tags, vars, err, r.log)
 	}
 	return recap
 }

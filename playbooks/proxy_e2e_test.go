@@ -77,7 +77,7 @@ func TestBrokenNginxTemplateKeepsServing(t *testing.T) {
 	before := d.containers()
 
 	d.playbook = brokenPlaybook(t)
-	t.Cleanup(func() { d.playbook = "" }) // teardown runs the shipped playbook
+	t.Cleanup(func() { d.playbook = "app.hcl" }) // teardown runs the shipped playbook
 
 	var recap *runner.Recap
 	var runStart, runEnd time.Time
@@ -146,7 +146,7 @@ func TestBrokenNginxTemplateKeepsServing(t *testing.T) {
 	}
 
 	// Recoverable: with the shipped template the same upgrade goes through.
-	d.playbook = ""
+	d.playbook = "app.hcl"
 	report = d.underLoad(40, true, func() { d.mustRun("upgrade", "version=0.0.2") })
 	wantCleanSwitch(t, report, "the upgrade after the failed one", "0.0.1", "0.0.2")
 	assertServes(t, d, "0.0.2")
