@@ -200,26 +200,29 @@ func (d *deploy) underLoad(clients int, keepAlive bool, fn func()) *probe.Report
 func (d *deploy) underProbe(o probe.Options, fn func()) *probe.Report {
 	d.t.Helper()
 	o.URL, o.Duration = d.url(), 5*time.Minute
+	return probeAround(d.t, o, 500*time.Millisecond, fn)
+}
+
+// probeAround runs fn under the probe o, settle of steady state before the
+// change and after it, and logs the probe's report.
+func probeAround(t *testing.T, o probe.Options, settle time.Duration, fn func()) *probe.Report {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var report *probe.Report
 	var probeErr error
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		report, probeErr = probe.Run(ctx, o)
-	}()
-	time.Sleep(500 * time.Millisecond) // steady state before the change
+	wg.Go(func() { report, probeErr = probe.Run(ctx, o) })
+	time.Sleep(settle)
 	fn()
-	time.Sleep(500 * time.Millisecond) // and after it
+	time.Sleep(settle)
 	cancel()
 	wg.Wait()
 	if probeErr != nil {
-		d.t.Fatal(probeErr)
+		t.Fatal(probeErr)
 	}
 	var text bytes.Buffer
 	_ = report.WriteText(&text)
-	d.t.Logf("probe:\n%s", text.String())
+	t.Logf("probe:\n%s", text.String())
 	return report
 }
 

@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -67,25 +66,7 @@ func newSwarmStack(t *testing.T) *swarmStack {
 // underLoad runs fn while 40 keep-alive clients GET through the proxy.
 func (s *swarmStack) underLoad(fn func()) *probe.Report {
 	s.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var report *probe.Report
-	var probeErr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		report, probeErr = probe.Run(ctx, probe.Options{URL: s.url, Concurrency: 40, KeepAlive: true, Duration: 10 * time.Minute})
-	})
-	time.Sleep(time.Second)
-	fn()
-	time.Sleep(time.Second)
-	cancel()
-	wg.Wait()
-	if probeErr != nil {
-		s.t.Fatal(probeErr)
-	}
-	var text bytes.Buffer
-	_ = report.WriteText(&text)
-	s.t.Logf("probe:\n%s", text.String())
-	return report
+	return probeAround(s.t, probe.Options{URL: s.url, Concurrency: 40, KeepAlive: true, Duration: 10 * time.Minute}, time.Second, fn)
 }
 
 // versions GETs n times through the proxy and counts the first words.
