@@ -226,6 +226,22 @@ func probeAround(t *testing.T, o probe.Options, settle time.Duration, fn func())
 	return report
 }
 
+// servingHosts GETs / through the proxy n times and returns the replicas
+// (hosts) that answered; an answer of another release than want ("": any)
+// fails the test, saying when.
+func (d *deploy) servingHosts(n int, want, when string) map[string]bool {
+	d.t.Helper()
+	hosts := map[string]bool{}
+	for range n {
+		f := strings.Fields(d.get())
+		if want != "" && f[0] != want {
+			d.t.Fatalf("%s the proxy answers %q, want %s", when, f[0], want)
+		}
+		hosts[f[2]] = true
+	}
+	return hosts
+}
+
 // wantCleanSwitch fails unless no request failed while what went from one
 // release to the other, and both answered.
 func wantCleanSwitch(t *testing.T, r *probe.Report, what, from, to string) {
@@ -331,15 +347,7 @@ func testProvisionUpgradeRerun(t *testing.T, proxy string) {
 	d.mustRun("provision")
 
 	// Both replicas answer through the proxy.
-	hosts := map[string]bool{}
-	for range 20 {
-		f := strings.Fields(d.get())
-		if f[0] != "app@0.0.1" {
-			t.Fatalf("provisioned release answers %q", f[0])
-		}
-		hosts[f[2]] = true
-	}
-	if len(hosts) != 2 {
+	if hosts := d.servingHosts(20, "app@0.0.1", "once provisioned"); len(hosts) != 2 {
 		t.Fatalf("answers came from %d replicas, want 2", len(hosts))
 	}
 	before := d.containers()

@@ -133,15 +133,7 @@ func TestBrokenNginxTemplateKeepsServing(t *testing.T) {
 			v.FirstSeen.Format(time.StampMilli), v.LastSeen.Format(time.StampMilli), runStart.Format(time.StampMilli), runEnd.Format(time.StampMilli))
 	}
 	// nginx kept its previous conf: both replicas in the upstream, none drained.
-	hosts := map[string]bool{}
-	for range 20 {
-		f := strings.Fields(d.get())
-		if f[0] != "app@0.0.1" {
-			t.Fatalf("after the failed upgrade the proxy answers %q", f[0])
-		}
-		hosts[f[2]] = true
-	}
-	if len(hosts) != 2 {
+	if hosts := d.servingHosts(20, "app@0.0.1", "after the failed upgrade"); len(hosts) != 2 {
 		t.Fatalf("after the failed upgrade answers came from %d replicas, want 2", len(hosts))
 	}
 
