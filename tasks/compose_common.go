@@ -82,6 +82,27 @@ func loadService(ctx context.Context, env *Env, kind, file, project, service str
 	return c, p, nil
 }
 
+// serviceState is whether a service must be recreated to match the
+// compose file, and why (docker.Client.Outdated).
+type serviceState struct {
+	name, why string
+	outdated  bool
+}
+
+// outdatedStates asks Outdated of each service, in order: the question
+// compose_outdated answers and compose_recreate's Check asks first.
+func outdatedStates(ctx context.Context, c *docker.Client, p *types.Project, kind string, names []string) ([]serviceState, error) {
+	states := make([]serviceState, 0, len(names))
+	for _, name := range names {
+		out, why, err := c.Outdated(ctx, p, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kind, err)
+		}
+		states = append(states, serviceState{name: name, why: why, outdated: out})
+	}
+	return states, nil
+}
+
 // composeDocker is the run's Docker connection.
 func composeDocker(ctx context.Context, env *Env, kind string) (*docker.Client, error) {
 	if env == nil || env.Shared == nil {

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"fmt"
 	"strings"
 )
 
@@ -43,16 +42,16 @@ func (t *ComposeOutdated) Apply(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	states, err := outdatedStates(ctx, c, p, "compose_outdated", names)
+	if err != nil {
+		return Result{}, err
+	}
 	var outdated, current []string
-	for _, name := range names {
-		out, why, err := c.Outdated(ctx, p, name)
-		if err != nil {
-			return Result{}, fmt.Errorf("compose_outdated: %w", err)
-		}
-		if out {
-			outdated = append(outdated, name+" outdated: "+why)
+	for _, s := range states {
+		if s.outdated {
+			outdated = append(outdated, s.name+" outdated: "+s.why)
 		} else {
-			current = append(current, name+" "+why)
+			current = append(current, s.name+" "+s.why)
 		}
 	}
 	if len(outdated) > 0 {

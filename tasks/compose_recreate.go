@@ -43,19 +43,19 @@ func (t *ComposeRecreate) Check(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	states, err := outdatedStates(ctx, c, p, "compose_recreate", names)
+	if err != nil {
+		return Result{}, err
+	}
 	var would, current []string
-	for _, name := range names {
-		out, why, err := c.Outdated(ctx, p, name)
-		if err != nil {
-			return Result{}, fmt.Errorf("compose_recreate: %w", err)
-		}
+	for _, s := range states {
 		switch {
-		case out:
-			would = append(would, name+": "+why)
+		case s.outdated:
+			would = append(would, s.name+": "+s.why)
 		case t.Force:
-			would = append(would, name+" (force; "+why+")")
+			would = append(would, s.name+" (force; "+s.why+")")
 		default:
-			current = append(current, name+" "+why)
+			current = append(current, s.name+" "+s.why)
 		}
 	}
 	if len(would) > 0 {
