@@ -89,9 +89,14 @@ type serviceState struct {
 	outdated  bool
 }
 
-// outdatedStates asks Outdated of each service, in order: the question
-// compose_outdated answers and compose_recreate's Check asks first.
-func outdatedStates(ctx context.Context, c *docker.Client, p *types.Project, kind string, names []string) ([]serviceState, error) {
+// outdatedStates loads the services (loadServices) and asks Outdated of
+// each, in order: the question compose_outdated answers and
+// compose_recreate's Check asks first.
+func outdatedStates(ctx context.Context, env *Env, kind, file, project, service string, services []string) ([]serviceState, error) {
+	c, p, names, err := loadServices(ctx, env, kind, file, project, service, services)
+	if err != nil {
+		return nil, err
+	}
 	states := make([]serviceState, 0, len(names))
 	for _, name := range names {
 		out, why, err := c.Outdated(ctx, p, name)

@@ -38,11 +38,7 @@ func (t *ComposeOutdated) Check(ctx context.Context, env *Env) (Result, error) {
 // names is service, or services: exactly one of them.
 // Apply reports whether any of the services is outdated.
 func (t *ComposeOutdated) Apply(ctx context.Context, env *Env) (Result, error) {
-	c, p, names, err := loadServices(ctx, env, "compose_outdated", t.File, t.Project, t.Service, t.Services)
-	if err != nil {
-		return Result{}, err
-	}
-	states, err := outdatedStates(ctx, c, p, "compose_outdated", names)
+	states, err := outdatedStates(ctx, env, "compose_outdated", t.File, t.Project, t.Service, t.Services)
 	if err != nil {
 		return Result{}, err
 	}

@@ -39,11 +39,7 @@ func init() { Register("compose_recreate", func() Task { return &ComposeRecreate
 // names is service, or services: exactly one of them.
 // Check reports whether Apply would recreate, and why.
 func (t *ComposeRecreate) Check(ctx context.Context, env *Env) (Result, error) {
-	c, p, names, err := loadServices(ctx, env, "compose_recreate", t.File, t.Project, t.Service, t.Services)
-	if err != nil {
-		return Result{}, err
-	}
-	states, err := outdatedStates(ctx, c, p, "compose_recreate", names)
+	states, err := outdatedStates(ctx, env, "compose_recreate", t.File, t.Project, t.Service, t.Services)
 	if err != nil {
 		return Result{}, err
 	}
