@@ -53,14 +53,20 @@ func TestMain(m *testing.M) {
 // deploy is one project of the shipped playbook, with its own compose
 // project name, port and directory, torn down when the test ends.
 type deploy struct {
-	t       *testing.T
+	playbookRuns
 	project string
 	port    int
 	dir     string
-	vars    []string
-	log     *bytes.Buffer
-	// playbook is the path of the playbook run ("" = app.hcl, the shipped one).
-	playbook string
+}
+
+// playbookRuns runs one playbook in process, as `zdplay run` would, for
+// every harness here (deploy, swarmStack): the -e values each run gets
+// first, and the output of all runs, which a failed test logs.
+type playbookRuns struct {
+	t        *testing.T
+	playbook string // its path: app.hcl, compose.hcl, ...
+	vars     []string
+	log      *bytes.Buffer
 }
 
 func newDeploy(t *testing.T, vars ...string) *deploy {
@@ -70,11 +76,10 @@ func newDeploy(t *testing.T, vars ...string) *deploy {
 	}
 	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), ""))
 	d := &deploy{
-		t:       t,
-		project: fmt.Sprintf("zde2e-%.20s-%04x", name, rand.IntN(1<<16)),
-		port:    freePort(t),
-		dir:     t.TempDir(),
-		log:     &bytes.Buffer{},
+		playbookRuns: playbookRuns{t: t, playbook: "app.hcl", log: &bytes.Buffer{}},
+		project:      fmt.Sprintf("zde2e-%.20s-%04x", name, rand.IntN(1<<16)),
+		port:         freePort(t),
+		dir:          t.TempDir(),
 	}
 	d.vars = append([]string{"project=" + d.project, fmt.Sprintf("port=%d", d.port), "dir=" + d.dir}, vars...)
 	t.Cleanup(func() {
@@ -97,34 +102,35 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// run runs the shipped playbook with the given tags and extra -e values.
-func (d *deploy) run(tags string, vars ...string) (*runner.Recap, error) {
-	return d.runOpts(runner.Options{Selection: runner.Selection{Tags: []string{tags}}}, vars...)
+// run runs the playbook with the given tags ("": all, as no -t) and extra
+// -e values.
+func (r *playbookRuns) run(tags string, vars ...string) (*runner.Recap, error) {
+	var opts runner.Options
+	if tags != "" {
+		opts.Selection = runner.Selection{Tags: []string{tags}}
+	}
+	return r.runOpts(opts, vars...)
 }
 
-func (d *deploy) runOpts(opts runner.Options, vars ...string) (*runner.Recap, error) {
-	path := d.playbook
-	if path == "" {
-		path = "app.hcl"
-	}
-	pb, diags := runner.Load(path)
+func (r *playbookRuns) runOpts(opts runner.Options, vars ...string) (*runner.Recap, error) {
+	pb, diags := runner.Load(r.playbook)
 	if diags.HasErrors() {
-		d.t.Fatal(diags)
+		r.t.Fatal(diags)
 	}
-	opts.ExtraVars = append(append([]string{}, d.vars...), vars...)
-	opts.Printer = &runner.TextPrinter{W: d.log}
+	opts.ExtraVars = append(append([]string{}, r.vars...), vars...)
+	opts.Printer = &runner.TextPrinter{W: r.log}
 	recap, diags, err := runner.Run(context.Background(), pb, opts)
 	if diags.HasErrors() {
-		d.t.Fatal(diags)
+		r.t.Fatal(diags)
 	}
 	return recap, err
 }
 
-func (d *deploy) mustRun(tags string, vars ...string) *runner.Recap {
-	d.t.Helper()
-	recap, err := d.run(tags, vars...)
+func (r *playbookRuns) mustRun(tags string, vars ...string) *runner.Recap {
+	r.t.Helper()
+	recap, err := r.run(tags, vars...)
 	if err != nil {
-		d.t.Fatalf("zdplay run -t %s %v: %v\n%s", tags, vars, err, d.log)
+		r.t.Fatalf("zdplay run %s -t %s %v: %v\n%s", r.playbook, tags, vars, err, r.log)
 	}
 	return recap
 }
@@ -194,27 +200,46 @@ func (d *deploy) underLoad(clients int, keepAlive bool, fn func()) *probe.Report
 func (d *deploy) underProbe(o probe.Options, fn func()) *probe.Report {
 	d.t.Helper()
 	o.URL, o.Duration = d.url(), 5*time.Minute
+	return probeAround(d.t, o, 500*time.Millisecond, fn)
+}
+
+// probeAround runs fn under the probe o, settle of steady state before the
+// change and after it, and logs the probe's report.
+func probeAround(t *testing.T, o probe.Options, settle time.Duration, fn func()) *probe.Report {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var report *probe.Report
 	var probeErr error
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		report, probeErr = probe.Run(ctx, o)
-	}()
-	time.Sleep(500 * time.Millisecond) // steady state before the change
+	wg.Go(func() { report, probeErr = probe.Run(ctx, o) })
+	time.Sleep(settle)
 	fn()
-	time.Sleep(500 * time.Millisecond) // and after it
+	time.Sleep(settle)
 	cancel()
 	wg.Wait()
 	if probeErr != nil {
-		d.t.Fatal(probeErr)
+		t.Fatal(probeErr)
 	}
 	var text bytes.Buffer
 	_ = report.WriteText(&text)
-	d.t.Logf("probe:\n%s", text.String())
+	t.Logf("probe:\n%s", text.String())
 	return report
+}
+
+// servingHosts GETs / through the proxy n times and returns the replicas
+// (hosts) that answered; an answer of another release than want ("": any)
+// fails the test, saying when.
+func (d *deploy) servingHosts(n int, want, when string) map[string]bool {
+	d.t.Helper()
+	hosts := map[string]bool{}
+	for range n {
+		f := strings.Fields(d.get())
+		if want != "" && f[0] != want {
+			d.t.Fatalf("%s the proxy answers %q, want %s", when, f[0], want)
+		}
+		hosts[f[2]] = true
+	}
+	return hosts
 }
 
 // wantCleanSwitch fails unless no request failed while what went from one
@@ -322,15 +347,7 @@ func testProvisionUpgradeRerun(t *testing.T, proxy string) {
 	d.mustRun("provision")
 
 	// Both replicas answer through the proxy.
-	hosts := map[string]bool{}
-	for range 20 {
-		f := strings.Fields(d.get())
-		if f[0] != "app@0.0.1" {
-			t.Fatalf("provisioned release answers %q", f[0])
-		}
-		hosts[f[2]] = true
-	}
-	if len(hosts) != 2 {
+	if hosts := d.servingHosts(20, "app@0.0.1", "once provisioned"); len(hosts) != 2 {
 		t.Fatalf("answers came from %d replicas, want 2", len(hosts))
 	}
 	before := d.containers()

@@ -44,11 +44,7 @@ func TestHaproxyScaleUpWithVersionChange(t *testing.T) {
 	wantCleanSwitch(t, report, "2 -> 4 replicas", "0.0.1", "0.0.2")
 	wantNoReload(t, recap)
 	d.wantServing("0.0.2", "app_1", "app_2", "app_3", "app_4")
-	hosts := map[string]bool{}
-	for range 40 {
-		hosts[strings.Fields(d.get())[2]] = true
-	}
-	if len(hosts) != 4 {
+	if hosts := d.servingHosts(40, "", "after 2 -> 4 replicas"); len(hosts) != 4 {
 		t.Fatalf("answers came from %d replicas, want 4", len(hosts))
 	}
 }

@@ -77,7 +77,7 @@ func TestBrokenNginxTemplateKeepsServing(t *testing.T) {
 	before := d.containers()
 
 	d.playbook = brokenPlaybook(t)
-	t.Cleanup(func() { d.playbook = "" }) // teardown runs the shipped playbook
+	t.Cleanup(func() { d.playbook = "app.hcl" }) // teardown runs the shipped playbook
 
 	var recap *runner.Recap
 	var runStart, runEnd time.Time
@@ -133,20 +133,12 @@ func TestBrokenNginxTemplateKeepsServing(t *testing.T) {
 			v.FirstSeen.Format(time.StampMilli), v.LastSeen.Format(time.StampMilli), runStart.Format(time.StampMilli), runEnd.Format(time.StampMilli))
 	}
 	// nginx kept its previous conf: both replicas in the upstream, none drained.
-	hosts := map[string]bool{}
-	for range 20 {
-		f := strings.Fields(d.get())
-		if f[0] != "app@0.0.1" {
-			t.Fatalf("after the failed upgrade the proxy answers %q", f[0])
-		}
-		hosts[f[2]] = true
-	}
-	if len(hosts) != 2 {
+	if hosts := d.servingHosts(20, "app@0.0.1", "after the failed upgrade"); len(hosts) != 2 {
 		t.Fatalf("after the failed upgrade answers came from %d replicas, want 2", len(hosts))
 	}
 
 	// Recoverable: with the shipped template the same upgrade goes through.
-	d.playbook = ""
+	d.playbook = "app.hcl"
 	report = d.underLoad(40, true, func() { d.mustRun("upgrade", "version=0.0.2") })
 	wantCleanSwitch(t, report, "the upgrade after the failed one", "0.0.1", "0.0.2")
 	assertServes(t, d, "0.0.2")

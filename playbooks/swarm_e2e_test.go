@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,12 +32,10 @@ var swarmImages = []string{
 
 // swarmStack is swarm.hcl deployed on a lab.
 type swarmStack struct {
-	t    *testing.T
-	lab  *swarmlab.Lab
-	api  *client.Client
-	vars []string
-	log  *bytes.Buffer
-	url  string
+	playbookRuns
+	lab *swarmlab.Lab
+	api *client.Client
+	url string
 }
 
 const swarmProject = "zde2e"
@@ -54,7 +51,7 @@ func newSwarmStack(t *testing.T) *swarmStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { api.Close() })
-	s := &swarmStack{t: t, lab: lab, api: api, log: &bytes.Buffer{},
+	s := &swarmStack{playbookRuns: playbookRuns{t: t, playbook: "swarm.hcl", log: &bytes.Buffer{}}, lab: lab, api: api,
 		url: fmt.Sprintf("http://%s:8000/", lab.Manager().Addr)}
 	s.vars = []string{"docker_host=" + lab.Manager().Host(), "dir=" + t.TempDir(), "project=" + swarmProject,
 		"port=8000", "health_timeout=5s"}
@@ -66,53 +63,10 @@ func newSwarmStack(t *testing.T) *swarmStack {
 	return s
 }
 
-func (s *swarmStack) run(tags string, vars ...string) (*runner.Recap, error) {
-	pb, diags := runner.Load("swarm.hcl")
-	if diags.HasErrors() {
-		s.t.Fatal(diags)
-	}
-	opts := runner.Options{ExtraVars: append(append([]string{}, s.vars...), vars...), Printer: &runner.TextPrinter{W: s.log}}
-	if tags != "" {
-		opts.Selection = runner.Selection{Tags: []string{tags}}
-	}
-	recap, diags, err := runner.Run(context.Background(), pb, opts)
-	if diags.HasErrors() {
-		s.t.Fatal(diags)
-	}
-	return recap, err
-}
-
-func (s *swarmStack) mustRun(tags string, vars ...string) *runner.Recap {
-	s.t.Helper()
-	recap, err := s.run(tags, vars...)
-	if err != nil {
-		s.t.Fatalf("zdplay run swarm.hcl -t %s %v: %v\n%s", tags, vars, err, s.log)
-	}
-	return recap
-}
-
 // underLoad runs fn while 40 keep-alive clients GET through the proxy.
 func (s *swarmStack) underLoad(fn func()) *probe.Report {
 	s.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var report *probe.Report
-	var probeErr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		report, probeErr = probe.Run(ctx, probe.Options{URL: s.url, Concurrency: 40, KeepAlive: true, Duration: 10 * time.Minute})
-	})
-	time.Sleep(time.Second)
-	fn()
-	time.Sleep(time.Second)
-	cancel()
-	wg.Wait()
-	if probeErr != nil {
-		s.t.Fatal(probeErr)
-	}
-	var text bytes.Buffer
-	_ = report.WriteText(&text)
-	s.t.Logf("probe:\n%s", text.String())
-	return report
+	return probeAround(s.t, probe.Options{URL: s.url, Concurrency: 40, KeepAlive: true, Duration: 10 * time.Minute}, time.Second, fn)
 }
 
 // versions GETs n times through the proxy and counts the first words.

@@ -11,15 +11,19 @@ import (
 )
 
 func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
-	content, diags := b.Body.Content(variableSchema)
-	v := &Variable{Name: b.Labels[0], DeclRange: b.DefRange, Type: anyType}
+	return decodeTyped(b, variableSchema)
+}
+
+// decodeTyped decodes a block declared as a variable is: a type (any when
+// left out), a default (nil: required), a description and, where schema
+// has it, sensitive. A role's param is such a block too.
+func decodeTyped(b *hcl.Block, schema *hcl.BodySchema) (*Variable, hcl.Diagnostics) {
+	content, diags := b.Body.Content(schema)
+	v := &Variable{Name: b.Labels[0], DeclRange: b.DefRange, Type: anyType, Default: attrExpr(content, "default")}
 	if a, ok := content.Attributes["type"]; ok {
 		t, d := parseType(a.Expr)
 		diags = append(diags, d...)
 		v.Type = t
-	}
-	if a, ok := content.Attributes["default"]; ok {
-		v.Default = a.Expr
 	}
 	if a, ok := content.Attributes["description"]; ok {
 		diags = append(diags, decodeStatic(a.Expr, &v.Description)...)
@@ -30,21 +34,32 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 	return v, diags
 }
 
+// attrExpr is the expression of the attribute name, nil when the block
+// leaves it out: such attributes are evaluated later, in the run's scope.
+func attrExpr(content *hcl.BodyContent, name string) hcl.Expression {
+	if a, ok := content.Attributes[name]; ok {
+		return a.Expr
+	}
+	return nil
+}
+
+// attrTags decodes the tags attribute that plays, roles and blocks share.
+func attrTags(content *hcl.BodyContent) ([]string, hcl.Diagnostics) {
+	if a, ok := content.Attributes["tags"]; ok {
+		return decodeTags(a.Expr)
+	}
+	return nil, nil
+}
+
 func decodePlay(b *hcl.Block) (*Play, hcl.Diagnostics) {
 	content, diags := b.Body.Content(playSchema)
-	p := &Play{Name: b.Labels[0], DeclRange: b.DefRange}
+	tags, d := attrTags(content)
+	diags = append(diags, d...)
+	p := &Play{Name: b.Labels[0], Tags: tags, Vars: attrExpr(content, "vars"), DeclRange: b.DefRange}
 	if a, ok := content.Attributes["roles"]; ok {
 		names, ranges, d := staticStrings(a.Expr)
 		diags = append(diags, d...)
 		p.RoleNames, p.RoleRange = names, ranges
-	}
-	if a, ok := content.Attributes["tags"]; ok {
-		tags, d := decodeTags(a.Expr)
-		p.Tags = tags
-		diags = append(diags, d...)
-	}
-	if a, ok := content.Attributes["vars"]; ok {
-		p.Vars = a.Expr
 	}
 	if a, ok := content.Attributes["hosts"]; ok {
 		var hosts string
@@ -68,15 +83,9 @@ func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range)
 	if err != nil {
 		dir = baseDir
 	}
-	r := &Role{Name: name, Dir: dir, DeclRange: declRange, registers: map[string]bool{}}
-	if a, ok := content.Attributes["tags"]; ok {
-		tags, d := decodeTags(a.Expr)
-		r.Tags = tags
-		diags = append(diags, d...)
-	}
-	if a, ok := content.Attributes["vars"]; ok {
-		r.Vars = a.Expr
-	}
+	tags, d := attrTags(content)
+	diags = append(diags, d...)
+	r := &Role{Name: name, Dir: dir, Tags: tags, Vars: attrExpr(content, "vars"), DeclRange: declRange, registers: map[string]bool{}}
 	for _, b := range content.Blocks.OfType(blockParam) {
 		p, d := decodeParam(b)
 		diags = append(diags, d...)
@@ -150,9 +159,7 @@ func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {
 			content, d := b.Body.Content(includeSchema)
 			diags = append(diags, d...)
 			inc := &Include{Role: b.Labels[0], DeclRange: b.DefRange}
-			if a, ok := content.Attributes["vars"]; ok {
-				inc.Vars = a.Expr
-			}
+			inc.Vars = attrExpr(content, "vars")
 			steps = append(steps, inc)
 		}
 	}
@@ -161,18 +168,10 @@ func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {
 
 func decodeGroup(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 	content, diags := b.Body.Content(groupSchema)
-	g := &Group{Kind: b.Type, Name: b.Labels[0], DeclRange: b.DefRange}
-	if a, ok := content.Attributes["tags"]; ok {
-		tags, d := decodeTags(a.Expr)
-		g.Tags = tags
-		diags = append(diags, d...)
-	}
-	if a, ok := content.Attributes["for_each"]; ok {
-		g.ForEach = a.Expr
-	}
-	if a, ok := content.Attributes["when"]; ok {
-		g.When = a.Expr
-	}
+	tags, d := attrTags(content)
+	diags = append(diags, d...)
+	g := &Group{Kind: b.Type, Name: b.Labels[0], Tags: tags, DeclRange: b.DefRange,
+		ForEach: attrExpr(content, "for_each"), When: attrExpr(content, "when"), Pause: attrExpr(content, "pause")}
 	if a, ok := content.Attributes["parallel"]; ok {
 		g.Parallel = a.Expr
 		if g.Kind == blockSerial || g.ForEach == nil {
@@ -183,9 +182,6 @@ func decodeGroup(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 				Subject:  a.NameRange.Ptr(),
 			})
 		}
-	}
-	if a, ok := content.Attributes["pause"]; ok {
-		g.Pause = a.Expr
 	}
 	if a, ok := content.Attributes["max_failure_ratio"]; ok {
 		g.MaxFailureRatio = a.Expr

@@ -81,11 +81,18 @@ func checkText(src []byte, name string) hcl.Diagnostics {
 	if at < 0 {
 		return nil
 	}
+	return inputError(src, name, at, "Binary input",
+		fmt.Sprintf("%s is not a text file (%s at byte %d): a playbook, role or variables file is UTF-8 HCL or JSON text.", name, why, at))
+}
+
+// inputError is the error summary, detail at byte offset at of the file
+// name, before any parser has ranges to point with.
+func inputError(src []byte, name string, at int, summary, detail string) hcl.Diagnostics {
 	pos := posAt(src, at)
 	return hcl.Diagnostics{{
 		Severity: hcl.DiagError,
-		Summary:  "Binary input",
-		Detail:   fmt.Sprintf("%s is not a text file (%s at byte %d): a playbook, role or variables file is UTF-8 HCL or JSON text.", name, why, at),
+		Summary:  summary,
+		Detail:   detail,
 		Subject:  &hcl.Range{Filename: name, Start: pos, End: pos},
 	}}
 }
@@ -117,13 +124,8 @@ func checkNesting(src []byte, name string, json bool) hcl.Diagnostics {
 	if at < 0 {
 		return nil
 	}
-	pos := posAt(src, at)
-	return hcl.Diagnostics{{
-		Severity: hcl.DiagError,
-		Summary:  "Nested too deeply",
-		Detail:   fmt.Sprintf("%s nests brackets, blocks or templates more than %d levels deep (at line %d); flatten it, e.g. with locals.", name, maxNesting, pos.Line),
-		Subject:  &hcl.Range{Filename: name, Start: pos, End: pos},
-	}}
+	return inputError(src, name, at, "Nested too deeply",
+		fmt.Sprintf("%s nests brackets, blocks or templates more than %d levels deep (at line %d); flatten it, e.g. with locals.", name, maxNesting, posAt(src, at).Line))
 }
 
 // jsonNesting finds where JSON nests deeper than maxNesting (-1: nowhere);

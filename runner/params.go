@@ -34,22 +34,11 @@ type Param struct {
 }
 
 func decodeParam(b *hcl.Block) (*Param, hcl.Diagnostics) {
-	content, diags := b.Body.Content(paramSchema)
-	p := &Param{Name: b.Labels[0], DeclRange: b.DefRange, Type: anyType}
-	if a, ok := content.Attributes["type"]; ok {
-		t, d := parseType(a.Expr)
-		diags = append(diags, d...)
-		p.Type = t
-	}
-	if a, ok := content.Attributes["default"]; ok {
-		p.Default = a.Expr
-		if len(a.Expr.Variables()) > 0 {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Param default refers to other values",
-				Detail: "A param's default must be a literal.", Subject: a.Expr.Range().Ptr()})
-		}
-	}
-	if a, ok := content.Attributes["description"]; ok {
-		diags = append(diags, decodeStatic(a.Expr, &p.Description)...)
+	v, diags := decodeTyped(b, paramSchema)
+	p := &Param{Name: v.Name, Description: v.Description, Type: v.Type, Default: v.Default, DeclRange: v.DeclRange}
+	if p.Default != nil && len(p.Default.Variables()) > 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Param default refers to other values",
+			Detail: "A param's default must be a literal.", Subject: p.Default.Range().Ptr()})
 	}
 	return p, diags
 }

@@ -166,17 +166,13 @@ func (p *TextPrinter) Recap(r *Recap) {
 }
 
 // JSONPrinter prints nothing until the end, then the whole recap as one
-// JSON document, for scripts and CI.
-type JSONPrinter struct{ W io.Writer }
+// JSON document, for scripts and CI: every other event it discards.
+type JSONPrinter struct {
+	discardPrinter
+	W io.Writer
+}
 
 var _ Printer = JSONPrinter{}
-
-func (JSONPrinter) Play(string)                {}
-func (JSONPrinter) Role(string)                {}
-func (JSONPrinter) TaskStart(*TaskResult)      {}
-func (JSONPrinter) Progress(string, string)    {}
-func (JSONPrinter) Note(string)                {}
-func (JSONPrinter) TaskDone(*TaskResult, bool) {}
 
 func (p JSONPrinter) Recap(r *Recap) {
 	if r.Tasks == nil {

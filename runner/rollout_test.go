@@ -217,9 +217,10 @@ role "r" {
 }
 `
 
-func TestRolloutFlow(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "rollout.hcl")
+// loadRolloutPlaybook loads rolloutPlaybook from a file, as a run would.
+func loadRolloutPlaybook(t *testing.T) *Playbook {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rollout.hcl")
 	if err := os.WriteFile(path, []byte(rolloutPlaybook), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +228,11 @@ func TestRolloutFlow(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
+	return pb
+}
+
+func TestRolloutFlow(t *testing.T) {
+	pb := loadRolloutPlaybook(t)
 	for _, tc := range []struct {
 		name  string
 		world map[string]string // the replicas' releases before the run
@@ -402,14 +408,7 @@ func compact(lines []string) []string {
 // In --check nothing changes, so every observation says the same: the
 // rollout still ends, each replica considered once, and changes nothing.
 func TestRolloutCheckModeEnds(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rollout.hcl")
-	if err := os.WriteFile(path, []byte(rolloutPlaybook), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pb, diags := Load(path)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	pb := loadRolloutPlaybook(t)
 	world = &fakeWorld{release: map[string]string{"app_1": "v1", "app_2": "v1"}, dead: map[string]bool{"app_2": true}}
 	recap, diags, err := Run(context.Background(), pb, Options{Check: true, ExtraVars: []string{"release=v2", "replicas=3"}})
 	if diags.HasErrors() || err != nil {
@@ -433,14 +432,7 @@ func TestRolloutCheckModeEnds(t *testing.T) {
 // next task, and a re-run resumes from what it observes: the replica
 // already at the release is not replaced again.
 func TestRolloutStopsBetweenTasksAndResumes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rollout.hcl")
-	if err := os.WriteFile(path, []byte(rolloutPlaybook), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pb, diags := Load(path)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	pb := loadRolloutPlaybook(t)
 	stop := make(chan struct{})
 	world = &fakeWorld{release: map[string]string{"app_1": "v1", "app_2": "v1"}, dead: map[string]bool{}}
 	world.onReplace = func() { close(stop) }

@@ -69,6 +69,45 @@ func loadServices(ctx context.Context, env *Env, kind, file, project, service st
 	return c, p, names, nil
 }
 
+// loadService is loadCompose for a kind that acts on one service, which
+// the compose file must declare.
+func loadService(ctx context.Context, env *Env, kind, file, project, service string) (*docker.Client, *types.Project, error) {
+	c, p, err := loadCompose(ctx, env, kind, file, project)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := composeService(kind, p, service); err != nil {
+		return nil, nil, err
+	}
+	return c, p, nil
+}
+
+// serviceState is whether a service must be recreated to match the
+// compose file, and why (docker.Client.Outdated).
+type serviceState struct {
+	name, why string
+	outdated  bool
+}
+
+// outdatedStates loads the services (loadServices) and asks Outdated of
+// each, in order: the question compose_outdated answers and
+// compose_recreate's Check asks first.
+func outdatedStates(ctx context.Context, env *Env, kind, file, project, service string, services []string) ([]serviceState, error) {
+	c, p, names, err := loadServices(ctx, env, kind, file, project, service, services)
+	if err != nil {
+		return nil, err
+	}
+	states := make([]serviceState, 0, len(names))
+	for _, name := range names {
+		out, why, err := c.Outdated(ctx, p, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kind, err)
+		}
+		states = append(states, serviceState{name: name, why: why, outdated: out})
+	}
+	return states, nil
+}
+
 // composeDocker is the run's Docker connection.
 func composeDocker(ctx context.Context, env *Env, kind string) (*docker.Client, error) {
 	if env == nil || env.Shared == nil {

@@ -50,11 +50,7 @@ func (t *ComposeExec) Check(ctx context.Context, env *Env) (Result, error) {
 	if err := t.validate(); err != nil {
 		return Result{}, err
 	}
-	_, p, err := loadCompose(ctx, env, "compose_exec", t.File, t.Project)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := composeService("compose_exec", p, t.Service); err != nil {
+	if _, _, err := loadService(ctx, env, "compose_exec", t.File, t.Project, t.Service); err != nil {
 		return Result{}, err
 	}
 	return Result{Msg: fmt.Sprintf("would run %q in %s (not run in check mode)", strings.Join(t.Command, " "), t.Service)}, nil
@@ -65,11 +61,8 @@ func (t *ComposeExec) Apply(ctx context.Context, env *Env) (Result, error) {
 	if err := t.validate(); err != nil {
 		return Result{}, err
 	}
-	c, p, err := loadCompose(ctx, env, "compose_exec", t.File, t.Project)
+	c, p, err := loadService(ctx, env, "compose_exec", t.File, t.Project, t.Service)
 	if err != nil {
-		return Result{}, err
-	}
-	if err := composeService("compose_exec", p, t.Service); err != nil {
 		return Result{}, err
 	}
 	cmd := strings.Join(t.Command, " ")

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"fmt"
 	"strings"
 )
 
@@ -39,20 +38,16 @@ func (t *ComposeOutdated) Check(ctx context.Context, env *Env) (Result, error) {
 // names is service, or services: exactly one of them.
 // Apply reports whether any of the services is outdated.
 func (t *ComposeOutdated) Apply(ctx context.Context, env *Env) (Result, error) {
-	c, p, names, err := loadServices(ctx, env, "compose_outdated", t.File, t.Project, t.Service, t.Services)
+	states, err := outdatedStates(ctx, env, "compose_outdated", t.File, t.Project, t.Service, t.Services)
 	if err != nil {
 		return Result{}, err
 	}
 	var outdated, current []string
-	for _, name := range names {
-		out, why, err := c.Outdated(ctx, p, name)
-		if err != nil {
-			return Result{}, fmt.Errorf("compose_outdated: %w", err)
-		}
-		if out {
-			outdated = append(outdated, name+" outdated: "+why)
+	for _, s := range states {
+		if s.outdated {
+			outdated = append(outdated, s.name+" outdated: "+s.why)
 		} else {
-			current = append(current, name+" "+why)
+			current = append(current, s.name+" "+s.why)
 		}
 	}
 	if len(outdated) > 0 {

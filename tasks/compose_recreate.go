@@ -39,23 +39,19 @@ func init() { Register("compose_recreate", func() Task { return &ComposeRecreate
 // names is service, or services: exactly one of them.
 // Check reports whether Apply would recreate, and why.
 func (t *ComposeRecreate) Check(ctx context.Context, env *Env) (Result, error) {
-	c, p, names, err := loadServices(ctx, env, "compose_recreate", t.File, t.Project, t.Service, t.Services)
+	states, err := outdatedStates(ctx, env, "compose_recreate", t.File, t.Project, t.Service, t.Services)
 	if err != nil {
 		return Result{}, err
 	}
 	var would, current []string
-	for _, name := range names {
-		out, why, err := c.Outdated(ctx, p, name)
-		if err != nil {
-			return Result{}, fmt.Errorf("compose_recreate: %w", err)
-		}
+	for _, s := range states {
 		switch {
-		case out:
-			would = append(would, name+": "+why)
+		case s.outdated:
+			would = append(would, s.name+": "+s.why)
 		case t.Force:
-			would = append(would, name+" (force; "+why+")")
+			would = append(would, s.name+" (force; "+s.why+")")
 		default:
-			current = append(current, name+" "+why)
+			current = append(current, s.name+" "+s.why)
 		}
 	}
 	if len(would) > 0 {

@@ -98,11 +98,7 @@ func (t *ProxyReload) Check(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	_, p, err := loadCompose(ctx, env, "proxy_reload", t.File, t.Project)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := composeService("proxy_reload", p, t.service()); err != nil {
+	if _, _, err := loadService(ctx, env, "proxy_reload", t.File, t.Project, t.service()); err != nil {
 		return Result{}, err
 	}
 	switch {
@@ -124,11 +120,8 @@ func (t *ProxyReload) Apply(ctx context.Context, env *Env) (Result, error) {
 		return Result{Msg: fmt.Sprintf("nginx in %s already serves %s", t.service(), filepath.Base(conf))}, nil
 	}
 	timeout := composeBound(ctx, t.DefaultTimeout())
-	c, p, err := loadCompose(ctx, env, "proxy_reload", t.File, t.Project)
+	c, p, err := loadService(ctx, env, "proxy_reload", t.File, t.Project, t.service())
 	if err != nil {
-		return Result{}, err
-	}
-	if err := composeService("proxy_reload", p, t.service()); err != nil {
 		return Result{}, err
 	}
 	ctr, err := c.ContainerOf(ctx, p.Name, t.service())

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zdplay/zdplay/internal/docker"
+	"github.com/zdplay/zdplay/internal/proxy"
 )
 
 func TestProxyReloadSkipsWhenApplied(t *testing.T) {
@@ -72,16 +72,16 @@ services:
 		t.Fatalf("check without .good: %+v", res)
 	}
 	c := dkClient(t, env)
-	proxy := dkContainer(t, env, project, "proxy")
-	before, _ := c.Top(context.Background(), proxy.ID)
+	nginx := dkContainer(t, env, project, "proxy")
+	before, _ := c.Top(context.Background(), nginx.ID)
 	start := time.Now()
 	res := dkRun(t, env, reload, true)
 	t.Logf("proxy_reload: %s (%s)", time.Since(start).Round(time.Millisecond), res.Msg)
 	if !res.Changed {
 		t.Fatalf("%+v", res)
 	}
-	after, _ := c.Top(context.Background(), proxy.ID)
-	if old, now := workerPIDs(before), workerPIDs(after); len(now) == 0 || len(old) == 0 {
+	after, _ := c.Top(context.Background(), nginx.ID)
+	if old, now := proxy.NginxWorkers(before), proxy.NginxWorkers(after); len(now) == 0 || len(old) == 0 {
 		t.Fatalf("workers before %v, after %v", before, after)
 	} else {
 		for pid := range old {
@@ -100,7 +100,7 @@ services:
 	// An in-flight request keeps the old worker: proxy_reload waits for it.
 	slow := make(chan string, 1)
 	go func() {
-		resp, err := http.Get("http://" + proxy.IP + ":80/slow?ms=1500")
+		resp, err := http.Get("http://" + nginx.IP + ":80/slow?ms=1500")
 		if err != nil {
 			slow <- err.Error()
 			return
@@ -127,7 +127,7 @@ services:
 	}
 
 	// A conf nginx rejects: restored, nothing reloaded, nginx still serves.
-	workers, _ := c.Top(context.Background(), proxy.ID)
+	workers, _ := c.Top(context.Background(), nginx.ID)
 	os.WriteFile(conf, []byte("bogus_directive on;\n"+nginxGood), 0o644)
 	if res := dkRun(t, env, reload, false); !res.Changed {
 		t.Fatalf("check with a new conf: %+v", res)
@@ -138,10 +138,10 @@ services:
 	if b, _ := os.ReadFile(conf); string(b) != nginxGood {
 		t.Errorf("conf not restored: %q", b)
 	}
-	if now, _ := c.Top(context.Background(), proxy.ID); len(workerPIDs(now)) != len(workerPIDs(workers)) {
+	if now, _ := c.Top(context.Background(), nginx.ID); len(proxy.NginxWorkers(now)) != len(proxy.NginxWorkers(workers)) {
 		t.Errorf("workers changed: %v -> %v", workers, now)
 	}
-	resp, err := http.Get("http://" + proxy.IP + ":80/ping")
+	resp, err := http.Get("http://" + nginx.IP + ":80/ping")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,15 +159,4 @@ services:
 	if b, _ := os.ReadFile(conf); string(b) != "bogus_directive on;\n" {
 		t.Errorf("conf changed: %q", b)
 	}
-}
-
-// workerPIDs are the PIDs of nginx's worker processes in a process list.
-func workerPIDs(procs []docker.Process) map[string]bool {
-	w := map[string]bool{}
-	for _, p := range procs {
-		if strings.HasPrefix(p.Cmd, "nginx: worker process") {
-			w[p.PID] = true
-		}
-	}
-	return w
 }

@@ -124,11 +124,7 @@ func (t *WaitHealthy) Check(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	_, p, err := loadCompose(ctx, env, "wait_healthy", t.File, t.Project)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := composeService("wait_healthy", p, t.Service); err != nil {
+	if _, _, err := loadService(ctx, env, "wait_healthy", t.File, t.Project, t.Service); err != nil {
 		return Result{}, err
 	}
 	return Result{Msg: fmt.Sprintf("would wait for %s (healthy, GET :%d%s answered 200 %d times in a row, up to %s)",
@@ -141,11 +137,8 @@ func (t *WaitHealthy) Apply(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	c, p, err := loadCompose(ctx, env, "wait_healthy", t.File, t.Project)
+	c, p, err := loadService(ctx, env, "wait_healthy", t.File, t.Project, t.Service)
 	if err != nil {
-		return Result{}, err
-	}
-	if err := composeService("wait_healthy", p, t.Service); err != nil {
 		return Result{}, err
 	}
 	took, err := waitReady(ctx, env, c, p.Name, t.Service, s)

@@ -12,21 +12,13 @@ func TestWaitHealthyTask(t *testing.T) {
 services:
   good:
     image: zdplay-test/tiny:1
-    healthcheck:
-      test: ["CMD", "/tiny", "-check"]
-      interval: 250ms
-      timeout: 2s
-      retries: 2
+    healthcheck: &check {test: ["CMD", "/tiny", "-check"], interval: 250ms, timeout: 2s, retries: 2}
   plain:
     image: zdplay-test/tiny:2
   failing:
     image: zdplay-test/tiny:1
     environment: {TINY_PING_STATUS: "503"}
-    healthcheck:
-      test: ["CMD", "/tiny", "-check"]
-      interval: 250ms
-      timeout: 2s
-      retries: 2
+    healthcheck: *check
   nohealth500:
     image: zdplay-test/tiny:1
     environment: {TINY_PING_STATUS: "500"}

@@ -136,7 +136,7 @@ func (n *Nginx) reload(ctx context.Context, ctr Container, data []byte, waitOld 
 	if err != nil {
 		return Step{}, fmt.Errorf("nginx: %w", err)
 	}
-	old := nginxWorkers(before)
+	old := NginxWorkers(before)
 	start := time.Now()
 	rc, stdout, stderr, err := ctr.Exec(ctx, "nginx", "-s", "reload")
 	if err != nil {
@@ -168,7 +168,7 @@ func (n *Nginx) reload(ctx context.Context, ctr Container, data []byte, waitOld 
 		if err != nil {
 			return res, fmt.Errorf("nginx reloaded, but: %w", err)
 		}
-		now := nginxWorkers(procs)
+		now := NginxWorkers(procs)
 		var left, fresh []string
 		for pid := range now {
 			if old[pid] {
@@ -251,9 +251,9 @@ func (n *Nginx) Plan(_ context.Context, upstream []Server) (Step, error) {
 	return Step{Changed: true, Msg: fmt.Sprintf("would render %s (%s), test and reload nginx", filepath.Base(n.Conf), downNames(upstream))}, nil
 }
 
-// nginxWorkers are the PIDs of nginx worker processes, old ("is shutting
-// down") or new.
-func nginxWorkers(procs []docker.Process) map[string]bool {
+// NginxWorkers are the PIDs of nginx worker processes, old ("is shutting
+// down") or new: what a reload waits on, and what its tests look at.
+func NginxWorkers(procs []docker.Process) map[string]bool {
 	w := map[string]bool{}
 	for _, p := range procs {
 		if strings.HasPrefix(p.Cmd, "nginx: worker process") {

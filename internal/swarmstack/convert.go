@@ -12,7 +12,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,7 +79,7 @@ func Convert(p *types.Project) (*Stack, error) {
 	st := &Stack{Name: p.Name}
 	ns := func() map[string]string { return map[string]string{LabelNamespace: p.Name} }
 	netNames := map[string]string{}
-	for _, key := range sortedKeys(p.Networks) {
+	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
 		n := p.Networks[key]
 		name := n.Name
 		if name == "" {
@@ -97,7 +99,7 @@ func Convert(p *types.Project) (*Stack, error) {
 		st.Networks = append(st.Networks, Network{Name: name, Options: n.DriverOpts, Labels: labels, Attachable: n.Attachable, Internal: n.Internal})
 	}
 	configNames := map[string]string{}
-	for _, key := range sortedKeys(p.Configs) {
+	for _, key := range slices.Sorted(maps.Keys(p.Configs)) {
 		c := p.Configs[key]
 		if bool(c.External) {
 			configNames[key] = c.Name
@@ -121,7 +123,7 @@ func Convert(p *types.Project) (*Stack, error) {
 		configNames[key] = name
 		st.Configs = append(st.Configs, Config{Name: name, Data: data, Key: key})
 	}
-	for _, key := range sortedKeys(p.Services) {
+	for _, key := range slices.Sorted(maps.Keys(p.Services)) {
 		s, err := convertService(p, p.Services[key], netNames, configNames)
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", key, err)
@@ -129,15 +131,6 @@ func Convert(p *types.Project) (*Stack, error) {
 		st.Services = append(st.Services, s)
 	}
 	return st, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func convertService(p *types.Project, s types.ServiceConfig, netNames, configNames map[string]string) (Service, error) {
@@ -254,7 +247,7 @@ func convertService(p *types.Project, s types.ServiceConfig, netNames, configNam
 
 	tt := swarm.TaskSpec{ContainerSpec: cs}
 	var nets []swarm.NetworkAttachmentConfig
-	for _, key := range sortedKeys(s.Networks) {
+	for _, key := range slices.Sorted(maps.Keys(s.Networks)) {
 		target, ok := netNames[key]
 		if !ok {
 			return Service{}, fmt.Errorf("network %s is not declared under networks", key)
