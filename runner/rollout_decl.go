@@ -55,10 +55,8 @@ func decodeRollout(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 	content, diags := b.Body.Content(rolloutSchema)
 	g := &Group{Kind: blockRollout, Name: b.Labels[0], DeclRange: b.DefRange,
 		Rollout: &Rollout{Attrs: map[string]hcl.Expression{}, Phases: map[string][]Step{}}}
-	if a, ok := content.Attributes["tags"]; ok {
-		g.Tags, _, _ = staticStrings(a.Expr)
-		diags = append(diags, checkStaticStrings(a.Expr)...)
-	}
+	tags, d := attrTags(content)
+	g.Tags, diags = tags, append(diags, d...)
 	for _, name := range rolloutAttrs {
 		if a, ok := content.Attributes[name]; ok {
 			g.Rollout.Attrs[name] = a.Expr
