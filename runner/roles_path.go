@@ -8,8 +8,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // LoadOptions say where the roles a playbook does not define are found.
@@ -136,6 +138,8 @@ func extractShipped(fsys fs.FS) (string, error) {
 	base = filepath.Join(base, "zdplay")
 	dir := filepath.Join(base, hex.EncodeToString(h.Sum(nil))[:16])
 	if info, err := os.Stat(dir); err == nil && info.IsDir() {
+		now := time.Now()
+		_ = os.Chtimes(dir, now, now) // in use: not pruned (pruneShipped)
 		return dir, nil
 	}
 	if err := os.MkdirAll(base, 0o755); err != nil {
@@ -169,5 +173,33 @@ func extractShipped(fsys fs.FS) (string, error) {
 		}
 		return "", err
 	}
+	pruneShipped(base, dir, shippedKeep)
 	return dir, nil
 }
+
+// shippedKeep is how long an extraction no binary has used is kept: an
+// older zdplay still running (or run again) within it finds its files.
+const shippedKeep = 7 * 24 * time.Hour
+
+// pruneShipped removes, once a new binary has extracted its files, the
+// extractions of other binaries that nothing used for longer than keep
+// (every use touches its directory), so that upgrades of zdplay do not
+// fill the cache. Failures are ignored: the cache is only a cache.
+func pruneShipped(base, current string, keep time.Duration) {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		p := filepath.Join(base, e.Name())
+		if !e.IsDir() || p == current || !shippedName.MatchString(e.Name()) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > keep {
+			_ = os.RemoveAll(p)
+		}
+	}
+}
+
+// shippedName is an extraction's directory name: 16 hex digits of its hash.
+var shippedName = regexp.MustCompile(`^[0-9a-f]{16}$`)

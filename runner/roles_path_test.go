@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/zdplay/zdplay"
 )
@@ -117,6 +118,38 @@ func TestUnknownRoleSaysWhereItLooked(t *testing.T) {
 	for _, want := range []string{filepath.Join(filepath.Dir(file), "roles"), "/opt/roles", shippedLabel, "--roles-path"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not name %q", msg, want)
+		}
+	}
+}
+
+// A new extraction removes the extractions nothing used for a week, and
+// keeps recent ones and anything that is not an extraction.
+func TestShippedExtractionsArePruned(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	base := filepath.Join(cache, "zdplay")
+	old, recent, other := filepath.Join(base, "0123456789abcdef"), filepath.Join(base, "fedcba9876543210"), filepath.Join(base, "mine")
+	for _, d := range []string{old, recent, other} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	weekAgo := time.Now().Add(-shippedKeep - time.Hour)
+	for _, d := range []string{old, other} {
+		if err := os.Chtimes(d, weekAgo, weekAgo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := extractShipped(fstest.MapFS{"roles/r.hcl": {Data: []byte("# r\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("an extraction unused for over a week is still there (%v)", err)
+	}
+	for _, d := range []string{recent, other, dir} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: %v", d, err)
 		}
 	}
 }
