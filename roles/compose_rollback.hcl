@@ -22,6 +22,7 @@ task "compose_app" "app" {
   project  = local.project
   replicas = var.replicas
   app_port = var.app_port
+  env      = local.env
   register = "app"
 }
 
@@ -33,7 +34,7 @@ include "rollout" {
     services     = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
     app_port     = app.outputs.app_port
     health_path  = var.health_path
-    user_compose = var.compose
+    compose      = var.compose
     service      = var.service
   }
 }
