@@ -26,6 +26,27 @@ task "compose_app" "app" {
   register = "app"
 }
 
+# The stack at the release rolled back to, checked before anything is
+# drained: its image is present, the file is valid, the daemon answers.
+task "compose_render" "stack" {
+  compose       = var.compose
+  service       = var.service
+  project       = local.project
+  replicas      = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+  version       = local.target
+  dest          = local.compose
+  port          = var.port
+  proxy         = var.proxy
+  proxy_image   = var.proxy_image
+  haproxy_image = var.haproxy_image
+  proxy_dir     = "${local.dir}/${var.proxy}"
+  env           = local.env
+}
+task "compose_check" "images and daemon" {
+  file    = local.compose
+  project = local.project
+}
+
 include "rollout" {
   vars = {
     stack        = local.stack
