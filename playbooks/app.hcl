@@ -1,6 +1,9 @@
-# The seed-002 deployment: one compose service per replica (app_1..app_N)
-# behind an nginx proxy on 127.0.0.1:PORT, with a redis db. Roles live in
-# ../roles, templates in ../templates.
+# The seed-002 deployment: compose.hcl over the demo stack
+# (demo.compose.yaml): one compose service per replica (app_1..app_N)
+# behind an nginx proxy on 127.0.0.1:PORT, with a redis db. Every variable
+# of compose.hcl works here; demo.vars.hcl gives the demo's defaults
+# (image, version, replicas, port, project, dir, images, limits,
+# health_timeout) and the ones below.
 #
 #   zdplay run playbooks/app.hcl -t provision
 #   zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2
@@ -10,31 +13,16 @@
 #
 # Every role first takes a lock on DIR/.zdplay.lock: a second run on the same
 # deployment is refused at once, naming the run that holds it.
+import = ["compose.hcl", "demo.vars.hcl"]
 
-# The demo app's variables (image, version, replicas, port, project, dir,
-# images, limits, health_timeout) and the strategy (parallelism, order,
-# delay, monitor, failure_action, max_failure_ratio), and the proxy
-# (proxy, haproxy_image, slots).
-import = ["demo.vars.hcl", "update_config.vars.hcl", "proxy.vars.hcl"]
-
-locals {
-  project = var.project
-  dir      = abspath(var.dir)
-  compose  = "${local.dir}/docker-compose.yml"
-  lock     = "${local.dir}/.zdplay.lock"
-  release  = "${local.dir}/last-good-release"
-  services = [for i in range(var.replicas) : "app_${i + 1}"]
-  # The release every replica ran after the last successful run: what a
-  # failed upgrade rolls back to.
-  previous = fileexists(local.release) ? trimspace(file(local.release)) : var.version
-  # Written when a successful upgrade (or provision) changed the release: the
-  # release that ran before it, which -t rollback returns to.
-  previous_release = "${local.dir}/previous-release"
-  # The deployment as roles/rollout.hcl takes it (param "stack"): the
-  # variables, which the compose template reads, and the paths.
-  stack = merge(var, { project = local.project, dir = local.dir, compose = local.compose })
+defaults = {
+  compose     = "${path.playbook}/demo.compose.yaml"
+  service     = "app"
+  health_path = "/ping"
+  proxy       = "nginx"
 }
 
-play "app" {
-  roles = ["deploy", "rollback", "teardown"]
+locals {
+  # demo.compose.yaml's ${NAME}s, from the demo's variables.
+  env = { IMAGE = var.image, APP_MEMORY = var.app_memory, APP_CPUS = var.app_cpus, DB_IMAGE = var.db_image, DB_MEMORY = var.db_memory }
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zdplay/zdplay/internal/docker"
 	"github.com/zdplay/zdplay/internal/probe"
 	"github.com/zdplay/zdplay/runner"
@@ -113,17 +114,32 @@ func (r *playbookRuns) run(tags string, vars ...string) (*runner.Recap, error) {
 }
 
 func (r *playbookRuns) runOpts(opts runner.Options, vars ...string) (*runner.Recap, error) {
+	recap, diags, err := r.runDiags(opts, vars...)
+	if diags.HasErrors() {
+		r.t.Fatal(diags)
+	}
+	return recap, err
+}
+
+// runMayBeInvalid is run that returns the playbook's diagnostics as its
+// error: app.hcl loads the compose file (compose_app) before anything runs,
+// so a value that breaks it is exit 2 with nothing run.
+func (r *playbookRuns) runMayBeInvalid(tags string, vars ...string) (*runner.Recap, error) {
+	recap, diags, err := r.runDiags(runner.Options{Selection: runner.Selection{Tags: []string{tags}}}, vars...)
+	if diags.HasErrors() {
+		return recap, diags
+	}
+	return recap, err
+}
+
+func (r *playbookRuns) runDiags(opts runner.Options, vars ...string) (*runner.Recap, hcl.Diagnostics, error) {
 	pb, diags := runner.Load(r.playbook)
 	if diags.HasErrors() {
 		r.t.Fatal(diags)
 	}
 	opts.ExtraVars = append(append([]string{}, r.vars...), vars...)
 	opts.Printer = &runner.TextPrinter{W: r.log}
-	recap, diags, err := runner.Run(context.Background(), pb, opts)
-	if diags.HasErrors() {
-		r.t.Fatal(diags)
-	}
-	return recap, err
+	return runner.Run(context.Background(), pb, opts)
 }
 
 func (r *playbookRuns) mustRun(tags string, vars ...string) *runner.Recap {
@@ -492,11 +508,11 @@ func TestBadInputFailsBeforeDraining(t *testing.T) {
 			for k, v := range c.env {
 				t.Setenv(k, v)
 			}
-			recap, err := d.run("upgrade", c.vars...)
+			recap, err := d.runMayBeInvalid("upgrade", c.vars...)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, c.want)
 			}
-			if len(statusOf(recap, "proxy", "drain"))+len(statusOf(recap, "compose_recreate", "")) != 0 {
+			if recap != nil && len(statusOf(recap, "proxy", "drain"))+len(statusOf(recap, "compose_recreate", "")) != 0 {
 				t.Fatalf("a drain or a recreate ran before the bad input was caught: %s", recap.Summary())
 			}
 		})

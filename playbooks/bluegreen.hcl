@@ -36,18 +36,15 @@
 # health_timeout), with this playbook's own replicas, project and dir.
 import = ["demo.vars.hcl"]
 
+defaults = {
+  project = "zdplay-bluegreen"
+  dir     = ".zdplay/zdplay-bluegreen"
+}
+
 variable "replicas" {
   description = "app replicas per colour (compose services COLOUR_1..COLOUR_N)"
   type        = number
   default     = 2
-}
-variable "project" {
-  description = "the compose project name"
-  default     = "zdplay-bluegreen"
-}
-variable "dir" {
-  description = "where the rendered compose file, nginx conf and state files go"
-  default     = ".zdplay/zdplay-bluegreen"
 }
 variable "proxy" {
   description = "the proxy: nginx (a reload switches) or haproxy (its runtime API switches: no reload)"

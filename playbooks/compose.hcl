@@ -113,8 +113,11 @@ locals {
   # the first): what a failed upgrade rolls back to.
   previous         = fileexists(local.release) ? trimspace(file(local.release)) : ""
   previous_release = "${local.dir}/previous-release"
+  # Values for the compose file's ${NAME} interpolation, over the
+  # environment and .env: none here; app.hcl sets the demo's.
+  env = {}
   # The deployment as roles/rollout.hcl takes it (param "stack").
-  stack = merge(var, { project = local.project, dir = local.dir, compose = local.compose })
+  stack = merge(var, { project = local.project, dir = local.dir, compose = local.compose, env = local.env })
 }
 
 play "app" {

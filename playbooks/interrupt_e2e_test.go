@@ -266,7 +266,7 @@ func TestInterruptedUpgradeResumes(t *testing.T) {
 		regexp.MustCompile(`stopping after the task in flight`),
 		// The first Ctrl-C lands during the recreate or the health wait: the
 		// next task is the wait, or the observation after it.
-		regexp.MustCompile(`interrupted before (wait_healthy "healthy" \(app_1\)|template "compose file")`),
+		regexp.MustCompile(`interrupted before (wait_healthy "healthy" \(app_1\)|compose_render "compose file")`),
 		regexp.MustCompile(`run the same command again to resume`),
 	} {
 		if !want.MatchString(stopped) {

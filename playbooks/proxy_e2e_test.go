@@ -18,7 +18,7 @@ import (
 const bogusDirective = "zdplay_no_such_directive"
 
 // brokenPlaybook copies the shipped playbook tree as it is on disk now
-// (playbooks/app.hcl and its *.vars.hcl, roles/, templates/, same layout) into a temporary
+// (playbooks/app.hcl and what it imports, roles/, templates/, same layout) into a temporary
 // directory, adds to the copied nginx template's server block a directive
 // nginx does not know, and returns the copied playbook's path.
 func brokenPlaybook(t *testing.T) string {
@@ -33,9 +33,10 @@ func brokenPlaybook(t *testing.T) string {
 	if err := os.MkdirAll(filepath.Dir(pb), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// app.hcl and the variable files it imports.
+	// app.hcl and what it imports: compose.hcl, the demo's compose file,
+	// the variable files.
 	shared, _ := filepath.Glob("*.vars.hcl")
-	for _, f := range append(shared, "app.hcl") {
+	for _, f := range append(shared, "app.hcl", "compose.hcl", "demo.compose.yaml") {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

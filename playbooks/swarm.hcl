@@ -13,17 +13,21 @@
 # Images are never pulled: every node must have them (docker load).
 
 # app.hcl's variables (demo.vars.hcl, update_config.vars.hcl: Swarm's own
-# update_config here), with the defaults below where Swarm's differ.
+# update_config here), with the defaults below where Swarm's differ:
+# replicas are the app service's tasks; monitor is update_config.monitor,
+# how long a new task is watched once it runs (healthy), where 0s would
+# mean Swarm's default, 5s.
 import = ["demo.vars.hcl", "update_config.vars.hcl"]
+
+defaults = {
+  replicas = 3
+  dir      = ".zdplay/zdplay-demo-swarm"
+  monitor  = "500ms"
+}
 
 variable "docker_host" {
   description = "the Swarm manager's Docker endpoint (unix://, tcp://, ssh://); empty: DOCKER_HOST, else the local engine"
   default     = ""
-}
-variable "replicas" {
-  description = "how many tasks of the app service"
-  type        = number
-  default     = 3
 }
 variable "port" {
   description = "the proxy's port, published in host mode on the manager node"
@@ -34,17 +38,9 @@ variable "project" {
   description = "the stack name"
   default     = "zdplay-demo"
 }
-variable "dir" {
-  description = "where the rendered stack file and nginx conf go"
-  default     = ".zdplay/zdplay-demo-swarm"
-}
 variable "db_constraint" {
   description = "the placement constraint that keeps the db (and its volume) on one node"
   default     = "node.role == manager"
-}
-variable "monitor" {
-  description = "update_config.monitor: how long a new task is watched once it runs (healthy); a failure then still counts. 0s means Swarm's default, 5s"
-  default     = "500ms"
 }
 variable "health_timeout" {
   description = "the app's health check start_period: how long a new task may take to turn healthy"

@@ -54,9 +54,8 @@ block "release to the idle colour" {
     }
 
     rescue {
-      task "assert" "not switched" {
-        that     = [false]
-        fail_msg = "release ${var.version} did not turn healthy on ${local.idle} (see the failed task above): the proxy was not switched, ${local.live} (${local.live_release}) still serves every request; ${local.idle} is left as it is for inspection, -t retire removes it"
+      task "fail" "not switched" {
+        msg = "release ${var.version} did not turn healthy on ${local.idle} (see the failed task above): the proxy was not switched, ${local.live} (${local.live_release}) still serves every request; ${local.idle} is left as it is for inspection, -t retire removes it"
       }
     }
   }

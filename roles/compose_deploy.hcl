@@ -33,6 +33,7 @@ task "compose_app" "app" {
   monitor           = var.monitor
   failure_action    = var.failure_action
   max_failure_ratio = var.max_failure_ratio
+  env               = local.env
   register          = "app"
 }
 
@@ -49,6 +50,7 @@ task "compose_render" "stack" {
   haproxy_image = var.haproxy_image
   proxy_dir     = "${local.dir}/${var.proxy}"
   migrate       = var.migrate
+  env           = local.env
 }
 
 task "compose_check" "images and daemon" {
@@ -92,7 +94,7 @@ include "rollout" {
     services          = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
     app_port          = app.outputs.app_port
     health_path       = var.health_path
-    user_compose      = var.compose
+    compose           = var.compose
     service           = var.service
     migrate           = var.migrate
   }

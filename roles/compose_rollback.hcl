@@ -22,7 +22,29 @@ task "compose_app" "app" {
   project  = local.project
   replicas = var.replicas
   app_port = var.app_port
+  env      = local.env
   register = "app"
+}
+
+# The stack at the release rolled back to, checked before anything is
+# drained: its image is present, the file is valid, the daemon answers.
+task "compose_render" "stack" {
+  compose       = var.compose
+  service       = var.service
+  project       = local.project
+  replicas      = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+  version       = local.target
+  dest          = local.compose
+  port          = var.port
+  proxy         = var.proxy
+  proxy_image   = var.proxy_image
+  haproxy_image = var.haproxy_image
+  proxy_dir     = "${local.dir}/${var.proxy}"
+  env           = local.env
+}
+task "compose_check" "images and daemon" {
+  file    = local.compose
+  project = local.project
 }
 
 include "rollout" {
@@ -33,7 +55,7 @@ include "rollout" {
     services     = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
     app_port     = app.outputs.app_port
     health_path  = var.health_path
-    user_compose = var.compose
+    compose      = var.compose
     service      = var.service
   }
 }

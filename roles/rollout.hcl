@@ -4,14 +4,14 @@
 # The engine decides (a dead or missing replica first; then the outdated
 # ones, never draining below replicas - parallelism serving; on a failure,
 # failure_action); these are the steps it runs for each decision. A module:
-# shared by app.hcl (deploy, rollback) and compose.hcl (compose_deploy,
-# compose_rollback), which include it with these params.
+# included by compose.hcl's compose_deploy and compose_rollback (app.hcl is
+# compose.hcl) with these params.
 
 # The deployment, one object: project, dir (the proxy's files go in
-# DIR/nginx or DIR/haproxy), compose (the stack file), port, proxy (nginx
-# or haproxy), proxy_image, haproxy_image, health_timeout and the values
-# the templates read (docker-compose.yml.tmpl's image, ...; the proxy's
-# proxy_next_upstream, slots).
+# DIR/nginx or DIR/haproxy), compose (the stack file), env (the compose
+# file's ${NAME} values), port, proxy (nginx or haproxy), proxy_image,
+# haproxy_image, health_timeout and the values the proxy's templates read
+# (proxy_next_upstream, slots).
 param "stack" {}
 param "rolling_to" {} # the release to roll every replica to
 param "fallback" {}   # the release a failure returns to (rolling_to: none)
@@ -24,10 +24,9 @@ param "failure_action" { default = "rollback" }
 param "max_failure_ratio" { default = 0 }
 param "app_port" { default = 3000 }      # where a replica listens in its container
 param "health_path" { default = "/ping" } # what answers 200 once a replica is ready
-# "" (app.hcl): the stack is templates/docker-compose.yml.tmpl; else the
-# user's compose file, rendered with its service as the replicas.
-param "user_compose" { default = "" }
-param "service" { default = "" }
+# The user's compose file, rendered with its service as the replicas.
+param "compose" {}
+param "service" {}
 param "migrate" {
   type    = list(string)
   default = []
@@ -54,15 +53,8 @@ rollout "replicas" {
   # rollout.services (a start-first surge among them), and where each
   # replica stands.
   observe {
-    task "template" "compose file" {
-      when = param.user_compose == ""
-      src  = "${path.role}/../templates/docker-compose.yml.tmpl"
-      dest = local.compose
-      vars = merge(param.stack, { version = rollout.release, services = rollout.services })
-    }
-    task "compose_render" "stack" {
-      when          = param.user_compose != ""
-      compose       = param.user_compose
+    task "compose_render" "compose file" {
+      compose       = param.compose
       service       = param.service
       project       = local.project
       replicas      = rollout.services
@@ -74,6 +66,7 @@ rollout "replicas" {
       haproxy_image = param.stack.haproxy_image
       proxy_dir     = "${param.stack.dir}/${local.proxy}"
       migrate       = param.migrate
+      env           = param.stack.env
     }
     task "compose_replicas" "replicas" {
       file     = local.compose

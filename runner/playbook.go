@@ -22,6 +22,9 @@ type Playbook struct {
 	opts   LoadOptions
 	// shippedDir is where the shipped roles were extracted, once one is used.
 	shippedDir string
+	// importDirs are the directories of the playbooks it imports, whose
+	// roles/ are searched after its own.
+	importDirs []string
 	// secrets hides the sensitive values of the last resolveVariables;
 	// rawSecrets is what was given for them (-e text, var file source).
 	secrets    *redactor
@@ -43,8 +46,28 @@ func LoadWith(file string, opts LoadOptions) (*Playbook, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return pb, diags
 	}
-	content, d := f.Body.Content(fileSchema)
-	diags = append(diags, d...)
+	diags = append(diags, pb.decode(f, []string{absPath(file)})...)
+	if len(pb.Plays) == 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "No play",
+			Detail:   `A playbook runs its plays; add one, e.g. play "app" { roles = ["provision"] }.`,
+			Subject:  &hcl.Range{Filename: file, Start: hcl.InitialPos, End: hcl.InitialPos},
+		})
+	}
+	diags = append(diags, pb.loadRoleFiles()...)
+	if !diags.HasErrors() {
+		diags = append(diags, pb.checkReferences()...)
+		diags = append(diags, pb.checkParams()...)
+	}
+	return pb, diags
+}
+
+// decode reads a playbook file's variables, locals, plays, roles and
+// imports into pb; chain is the files being imported, this one last, to
+// refuse a cycle.
+func (pb *Playbook) decode(f *hcl.File, chain []string) hcl.Diagnostics {
+	content, diags := f.Body.Content(fileSchema)
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case blockVariable:
@@ -87,22 +110,15 @@ func LoadWith(file string, opts LoadOptions) (*Playbook, hcl.Diagnostics) {
 		}
 	}
 	if a, ok := content.Attributes[attrImport]; ok {
-		diags = append(diags, pb.importVariables(a)...)
-	}
-	if len(pb.Plays) == 0 && !diags.HasErrors() {
+		diags = append(diags, pb.imports(a, content.Attributes[attrDefaults], chain)...)
+	} else if a, ok := content.Attributes[attrDefaults]; ok {
 		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "No play",
-			Detail:   `A playbook runs its plays; add one, e.g. play "app" { roles = ["provision"] }.`,
-			Subject:  &hcl.Range{Filename: file, Start: hcl.InitialPos, End: hcl.InitialPos},
+			Severity: hcl.DiagError, Summary: "Defaults without import",
+			Detail:  "defaults sets the defaults of imported variables; a variable the playbook declares itself takes its default in its own block.",
+			Subject: a.NameRange.Ptr(),
 		})
 	}
-	diags = append(diags, pb.loadRoleFiles()...)
-	if !diags.HasErrors() {
-		diags = append(diags, pb.checkReferences()...)
-		diags = append(diags, pb.checkParams()...)
-	}
-	return pb, diags
+	return diags
 }
 
 // Files returns the parsed sources, for printing diagnostics with snippets.

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -35,7 +36,12 @@ const shippedLabel = "the roles shipped with zdplay"
 // beside the playbook, then roles/ beside its directory (the layout of
 // playbooks/ and roles/ at a project's top), then the roles path.
 func (pb *Playbook) roleDirs() []string {
-	dirs := []string{filepath.Join(pb.Dir, "roles"), filepath.Join(pb.Dir, "..", "roles")}
+	var dirs []string
+	for _, d := range append([]string{pb.Dir}, pb.importDirs...) {
+		if r := filepath.Join(d, "roles"); !slices.Contains(dirs, r) {
+			dirs = append(dirs, r, filepath.Join(d, "..", "roles"))
+		}
+	}
 	for _, d := range pb.opts.RolesPath {
 		if d != "" {
 			dirs = append(dirs, d)

@@ -18,10 +18,12 @@ play "p" { roles = ["deploy"] }
 role "deploy" {
   include "rollout" {
     vars = {
-      stack      = { project = "p", dir = "/tmp/p", compose = "/tmp/p/c.yml", port = 8000, proxy = "nginx", proxy_image = "nginx", haproxy_image = "haproxy", health_timeout = "5s", proxy_next_upstream = true }
+      stack      = { project = "p", dir = "/tmp/p", compose = "/tmp/p/c.yml", port = 8000, proxy = "nginx", proxy_image = "nginx", haproxy_image = "haproxy", health_timeout = "5s", proxy_next_upstream = true, env = {} }
       rolling_to = "2"
       fallback   = "1"
       services   = ["app_1"]
+      compose    = "compose.yaml"
+      service    = "app"
     }
   }
 }
@@ -58,7 +60,7 @@ func TestShippedRoleFromAnywhere(t *testing.T) {
 	if !strings.HasPrefix(dir, filepath.Join(cache, "zdplay")+string(filepath.Separator)) {
 		t.Fatalf("rollout's path.role is %s, want under %s/zdplay", dir, cache)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "..", "templates", "docker-compose.yml.tmpl")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "..", "templates", "nginx.conf.tmpl")); err != nil {
 		t.Fatal("the shipped templates were not extracted beside the roles:", err)
 	}
 	again, diags := LoadWith(file, LoadOptions{Shipped: zdplay.Shipped})

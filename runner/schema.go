@@ -23,7 +23,7 @@ const (
 const flushHandlers = "flush_handlers"
 
 var fileSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: attrImport}},
+	Attributes: []hcl.AttributeSchema{{Name: attrImport}, {Name: attrDefaults}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: blockVariable, LabelNames: []string{"name"}},
 		{Type: blockLocals},

@@ -10,7 +10,7 @@ import (
 )
 
 // Assert fails with a message when a condition is false. It never changes
-// anything; with a condition that is always false it is Ansible's `fail`.
+// anything. To fail unconditionally (the end of a rescue), use `fail`.
 //
 //	task "assert" "enough replicas" {
 //	  that     = [var.replicas >= 2, var.port > 1024]

@@ -35,6 +35,7 @@ import (
 //	  service  = var.service
 //	  project  = local.project
 //	  replicas = var.replicas   # 0: from the file
+//	  env      = { TAG = "2" }  # optional: the file's ${TAG}, over the environment
 //	  register = "app"
 //	}
 type ComposeApp struct {
@@ -50,6 +51,9 @@ type ComposeApp struct {
 	Monitor         string  `hcl:"monitor,optional"`
 	FailureAction   string  `hcl:"failure_action,optional"`
 	MaxFailureRatio float64 `hcl:"max_failure_ratio,optional"`
+	// Env are values for the file's ${NAME} interpolation, over the
+	// environment and .env (app.hcl's image and limits).
+	Env map[string]string `hcl:"env,optional"`
 }
 
 var _ Task = (*ComposeApp)(nil)
@@ -84,7 +88,7 @@ func (t *ComposeApp) outputs(ctx context.Context) (map[string]any, error) {
 	if err := composeRequire(kind, "compose", t.Compose, "service", t.Service); err != nil {
 		return nil, err
 	}
-	_, app, err := docker.LoadApp(ctx, t.Compose, t.Project, t.Service)
+	_, app, err := docker.LoadApp(ctx, t.Compose, t.Project, t.Service, t.Env)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}

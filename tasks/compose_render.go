@@ -35,6 +35,7 @@ import (
 //	  haproxy_image = "zdplay-demo/haproxy:local" # with proxy = "haproxy"
 //	  proxy_dir   = "${local.dir}/nginx" # the proxy's files on the host
 //	  migrate     = []                   # optional argv
+//	  env         = {}                   # optional: the file's ${NAME} values
 //	}
 type ComposeRender struct {
 	Compose      string   `hcl:"compose"`
@@ -49,6 +50,8 @@ type ComposeRender struct {
 	HaproxyImage string   `hcl:"haproxy_image,optional"`
 	ProxyDir     string   `hcl:"proxy_dir"`
 	Migrate      []string `hcl:"migrate,optional"`
+	// Env are values for the file's ${NAME} interpolation, as compose_app's.
+	Env map[string]string `hcl:"env,optional"`
 }
 
 var _ Task = (*ComposeRender)(nil)
@@ -76,7 +79,7 @@ func (t *ComposeRender) render(ctx context.Context, env *Env) (string, []byte, b
 	if len(t.Replicas) == 0 {
 		return "", nil, false, fmt.Errorf("%s: replicas is empty: name at least one replica service", kind)
 	}
-	p, app, err := docker.LoadApp(ctx, t.Compose, t.Project, t.Service)
+	p, app, err := docker.LoadApp(ctx, t.Compose, t.Project, t.Service, t.Env)
 	if err != nil {
 		return "", nil, false, fmt.Errorf("%s: %w", kind, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -34,6 +35,12 @@ func LoadProject(ctx context.Context, file, projectName string) (*types.Project,
 // content is loaded from a temporary copy, with file's directory as the
 // project directory, so relative paths and .env resolve as for file itself.
 func LoadProjectContent(ctx context.Context, file string, content []byte, projectName string) (*types.Project, error) {
+	return loadProject(ctx, file, content, projectName, nil)
+}
+
+// loadProject is LoadProjectContent with env, values for the file's ${NAME}
+// interpolation that win over the environment and .env.
+func loadProject(ctx context.Context, file string, content []byte, projectName string, env map[string]string) (*types.Project, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, fmt.Errorf("compose file %s: %w", file, err)
@@ -68,6 +75,7 @@ func LoadProjectContent(ctx context.Context, file string, content []byte, projec
 		cli.WithOsEnv,
 		cli.WithEnvFiles(), // .env beside the file, unless COMPOSE_DISABLE_ENV_FILE
 		cli.WithDotEnv,
+		cli.WithEnv(envList(env)),
 		cli.WithName(projectName),
 	)
 	if err != nil {
@@ -127,4 +135,14 @@ func service(project *types.Project, name string) (types.ServiceConfig, error) {
 // the image it builds.
 func imageOf(project *types.Project, s types.ServiceConfig) string {
 	return api.GetImageNameOrDefault(s, project.Name)
+}
+
+// envList is env as NAME=VALUE pairs, sorted.
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -36,9 +36,10 @@ type App struct {
 
 // LoadApp loads a user's compose file with compose-go (interpolation, .env,
 // extends and includes as Compose does) and checks that service can be
-// replicated behind zdplay's proxy. The file is never written.
-func LoadApp(ctx context.Context, file, project, service string) (*types.Project, App, error) {
-	p, err := LoadProject(ctx, file, project)
+// replicated behind zdplay's proxy. env are values for the file's ${NAME}
+// interpolation, over the environment and .env. The file is never written.
+func LoadApp(ctx context.Context, file, project, service string, env map[string]string) (*types.Project, App, error) {
+	p, err := loadProject(ctx, file, nil, project, env)
 	if err != nil {
 		if strings.Contains(err.Error(), "container_name") {
 			err = fmt.Errorf("%w; zdplay replicates service %s itself (%s_1, %s_2 and so on): remove its container_name (deploy.replicas stays the default replica count)", err, service, service, service)
@@ -116,7 +117,7 @@ type Stack struct {
 	// directory) make the proxy service: nginx with ProxyDir as its conf.d;
 	// with Haproxy, HAProxy with ProxyDir as /etc/haproxy and ProxyDir/run
 	// as /run/haproxy (the runtime API's sockets, which zdplay uses from
-	// the host), as app.hcl's templates/docker-compose.yml.tmpl has it.
+	// the host), as docker compose would run them.
 	Haproxy    bool
 	ProxyImage string
 	ProxyPort  int
