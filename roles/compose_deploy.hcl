@@ -41,7 +41,7 @@ task "compose_render" "stack" {
   compose       = var.compose
   service       = var.service
   project       = local.project
-  replicas      = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+  replicas      = app.outputs.services
   version       = app.outputs.version
   dest          = local.compose
   port          = var.port
@@ -70,7 +70,7 @@ task "compose_outdated" "release pending" {
   when     = length(var.migrate) > 0
   file     = local.compose
   project  = local.project
-  services = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+  services = app.outputs.services
   register = "pending"
 }
 task "compose_run" "migrate" {
@@ -91,7 +91,7 @@ include "rollout" {
     monitor           = app.outputs.monitor
     failure_action    = app.outputs.failure_action
     max_failure_ratio = app.outputs.max_failure_ratio
-    services          = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+    services          = app.outputs.services
     app_port          = app.outputs.app_port
     health_path       = var.health_path
     compose           = var.compose

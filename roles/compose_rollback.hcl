@@ -32,7 +32,7 @@ task "compose_render" "stack" {
   compose       = var.compose
   service       = var.service
   project       = local.project
-  replicas      = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+  replicas      = app.outputs.services
   version       = local.target
   dest          = local.compose
   port          = var.port
@@ -52,7 +52,7 @@ include "rollout" {
     stack        = local.stack
     rolling_to   = local.target
     fallback     = local.previous
-    services     = [for i in range(app.outputs.replicas) : "${var.service}_${i + 1}"]
+    services     = app.outputs.services
     app_port     = app.outputs.app_port
     health_path  = var.health_path
     compose      = var.compose

@@ -18,6 +18,7 @@ import (
 // unset (0, "" or a negative number) takes the file's value, else a default.
 //
 //	replicas           -e replicas, else the service's deploy.replicas, else 2
+//	services           the replicas' service names: SERVICE_1..SERVICE_N
 //	version            -e version, else the tag in the file
 //	image              the image repository (without the tag)
 //	app_port           -e app_port, else the service's only expose/ports target
@@ -121,6 +122,11 @@ func (t *ComposeApp) outputs(ctx context.Context) (map[string]any, error) {
 		ratio = fileRatio
 	}
 	out["replicas"], out["version"], out["app_port"] = replicas, version, port
+	services := make([]string, replicas)
+	for i := range services {
+		services[i] = fmt.Sprintf("%s_%d", t.Service, i+1)
+	}
+	out["services"] = services
 	out["parallelism"] = firstPositive(t.Parallelism, fileParallelism, 1)
 	out["order"] = cmp.Or(t.Order, fileOrder, "stop-first")
 	out["delay"] = cmp.Or(t.Delay, fileDelay, "0s")

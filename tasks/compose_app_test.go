@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -34,5 +35,23 @@ func TestComposeAppEnv(t *testing.T) {
 	// A value that breaks the file fails as the file would.
 	if _, err := (&ComposeApp{Compose: file, Service: "app", Env: map[string]string{"APP_MEMORY": "1m\n  bogus: [unclosed"}}).Apply(context.Background(), nil); err == nil {
 		t.Fatal("a mem_limit that is not a size loaded")
+	}
+}
+
+// services names the replicas the count makes: SERVICE_1..SERVICE_N, what
+// compose_render, compose_outdated and the rollout are given.
+func TestComposeAppServices(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(file, []byte("services:\n  web:\n    image: shop:1\n    expose: [\"8080\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for replicas, want := range map[int][]string{0: {"web_1", "web_2"}, 3: {"web_1", "web_2", "web_3"}} {
+		res, err := (&ComposeApp{Compose: file, Service: "web", Replicas: replicas}).Apply(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := res.Outputs["services"].([]string); !slices.Equal(got, want) {
+			t.Errorf("replicas = %d: services %v, want %v", replicas, res.Outputs["services"], want)
+		}
 	}
 }
