@@ -3,7 +3,6 @@ package runner
 import (
 	"cmp"
 	"fmt"
-	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -139,10 +138,7 @@ func (ex *executor) moduleFrame(r *Role, inc *Include, f frame) (frame, error) {
 // absDir is path.playbook: the playbook's directory, absolute.
 func (pb *Playbook) absDir() string {
 	if pb.abs == "" {
-		pb.abs = pb.Dir
-		if abs, err := filepath.Abs(pb.Dir); err == nil {
-			pb.abs = abs
-		}
+		pb.abs = absPath(pb.Dir)
 	}
 	return pb.abs
 }
