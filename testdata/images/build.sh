@@ -36,6 +36,7 @@ LABEL=org.zdplay.inputs
 export DOCKER_BUILDKIT=0 # no buildx here: the legacy builder, without its warning
 
 # tag|ENV line appended to app/Dockerfile (APP_VERSION = the tag up to any dash).
+APP_REPO=zdplay-demo/app
 APP_IMAGES=(
 	"0.0.1|APP_VERSION=0.0.1"
 	"0.0.2|APP_VERSION=0.0.2"
@@ -47,6 +48,7 @@ APP_IMAGES=(
 	"0.0.3-failfirst|APP_VERSION=0.0.3 FAIL_FIRST_BOOTS=1"
 )
 # The example app of examples/shop (playbooks/compose.hcl): tag|ENV line.
+SHOP_REPO=zdplay-example/shop
 SHOP_IMAGES=(
 	"1|SHOP_VERSION=1"
 	"2|SHOP_VERSION=2"
@@ -57,8 +59,8 @@ REDIS_TAG=zdplay-demo/redis:local
 HAPROXY_TAG=zdplay-demo/haproxy:local
 
 if [[ ${1:-} == --tags ]]; then
-	for a in "${APP_IMAGES[@]}"; do echo "zdplay-demo/app:${a%%|*}"; done
-	for a in "${SHOP_IMAGES[@]}"; do echo "zdplay-example/shop:${a%%|*}"; done
+	for a in "${APP_IMAGES[@]}"; do echo "$APP_REPO:${a%%|*}"; done
+	for a in "${SHOP_IMAGES[@]}"; do echo "$SHOP_REPO:${a%%|*}"; done
 	echo "$NGINX_TAG"
 	echo "$REDIS_TAG"
 	echo "$HAPROXY_TAG"
@@ -137,40 +139,25 @@ build_image() {
 	echo "$tag: built"
 }
 
-# ---------------------------------------------------------------- app images
+# ------------------------------------------------------------- Go app images
 
-build_app_images() {
-	local ctx=$CACHE/app bin_hash a tag envs df
+# build_go_images NAME PKG REPO IMAGE...: builds the main package PKG as the
+# static binary NAME, then REPO:TAG for each IMAGE "TAG|ENV line": NAME's
+# Dockerfile with that ENV line appended.
+build_go_images() {
+	local name=$1 pkg=$2 repo=$3 ctx=$CACHE/$1 bin_hash a df
+	shift 3
 	mkdir -p "$ctx"
-	run "$CACHE/logs/go-build.log" env -C "$ROOT" CGO_ENABLED=0 \
-		go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$ctx/app" ./testdata/demoapp
-	bin_hash=$(sha256sum <"$ctx/app" | cut -c1-64)
-	for a in "${APP_IMAGES[@]}"; do
-		tag=zdplay-demo/app:${a%%|*}
-		envs=${a#*|}
-		df=$CACHE/Dockerfile.app-${a%%|*}
+	run "$CACHE/logs/go-build-$name.log" env -C "$ROOT" CGO_ENABLED=0 \
+		go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$ctx/$name" "$pkg"
+	bin_hash=$(sha256sum <"$ctx/$name" | cut -c1-64)
+	for a in "$@"; do
+		df=$CACHE/Dockerfile.$name-${a%%|*}
 		{
-			cat "$HERE/app/Dockerfile"
-			echo "ENV $envs"
-		} >"$df"
-		build_image "$tag" "$( (echo "$bin_hash" && cat "$df") | sha256sum | cut -c1-64)" "$ctx" "$df"
-	done
-}
-
-build_shop_images() {
-	local ctx=$CACHE/shop bin_hash a tag df
-	mkdir -p "$ctx"
-	run "$CACHE/logs/go-build-shop.log" env -C "$ROOT" CGO_ENABLED=0 \
-		go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$ctx/shop" ./examples/shop/app
-	bin_hash=$(sha256sum <"$ctx/shop" | cut -c1-64)
-	for a in "${SHOP_IMAGES[@]}"; do
-		tag=zdplay-example/shop:${a%%|*}
-		df=$CACHE/Dockerfile.shop-${a%%|*}
-		{
-			cat "$HERE/shop/Dockerfile"
+			cat "$HERE/$name/Dockerfile"
 			echo "ENV ${a#*|}"
 		} >"$df"
-		build_image "$tag" "$( (echo "$bin_hash" && cat "$df") | sha256sum | cut -c1-64)" "$ctx" "$df"
+		build_image "$repo:${a%%|*}" "$( (echo "$bin_hash" && cat "$df") | sha256sum | cut -c1-64)" "$ctx" "$df"
 	done
 }
 
@@ -332,8 +319,8 @@ stage_haproxy() {
 	mkdir -p "$rootfs/tmp" && chmod 1777 "$rootfs/tmp"
 }
 
-build_app_images
-build_shop_images
+build_go_images app ./testdata/demoapp "$APP_REPO" "${APP_IMAGES[@]}"
+build_go_images shop ./examples/shop/app "$SHOP_REPO" "${SHOP_IMAGES[@]}"
 
 stage nginx
 build_image "$NGINX_TAG" "$(hash_dir "$CACHE/ctx/nginx")" "$CACHE/ctx/nginx" "$CACHE/ctx/nginx/Dockerfile" \
