@@ -39,7 +39,7 @@ func newRunCmd() *cobra.Command {
 		diff      bool
 		output    string
 	)
-	cmd := &cobra.Command{
+	cmd := playbookCmd(&cobra.Command{
 		Use:   "run FILE",
 		Short: "Run a playbook",
 		Long: `Run the selected tasks of a playbook, in order, and print a recap.
@@ -61,49 +61,42 @@ interrupted.`,
   zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2
   zdplay run playbooks/app.hcl -e @prod.hcl -e replicas=3 --check --diff
   zdplay run playbooks/app.hcl --output json`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pb, err := load(cmd, args[0])
-			if err != nil {
-				return err
+	}, func(cmd *cobra.Command, _ string, pb *runner.Playbook) error {
+		printer, err := newPrinter(cmd.OutOrStdout(), output)
+		if err != nil {
+			return err
+		}
+		ctx, stop := interruptible(cmd.Context())
+		recap, diags, err := runner.Run(ctx, pb, runner.Options{
+			ExtraVars: extraVars, Selection: sel.selection(),
+			Check: check, Diff: diff, Printer: printer, Stop: stop,
+		})
+		if diags.HasErrors() {
+			return invalid(cmd, pb, diags)
+		}
+		var failed *runner.TaskFailedError
+		var diagErr *runner.DiagError
+		switch {
+		case errors.Is(err, runner.ErrInterrupted):
+			where := "before " + recap.StoppedBefore
+			if recap.Aborted != "" {
+				where = "in the middle of " + recap.Aborted + " (aborted)"
 			}
-			printer, err := newPrinter(cmd.OutOrStdout(), output)
-			if err != nil {
-				return err
-			}
-			ctx, stop := interruptible(cmd.Context())
-			recap, diags, err := runner.Run(ctx, pb, runner.Options{
-				ExtraVars: extraVars, Selection: sel.selection(),
-				Check: check, Diff: diff, Printer: printer, Stop: stop,
-			})
-			if diags.HasErrors() {
-				return invalid(cmd, pb, diags)
-			}
-			var failed *runner.TaskFailedError
-			var diagErr *runner.DiagError
-			switch {
-			case errors.Is(err, runner.ErrInterrupted):
-				where := "before " + recap.StoppedBefore
-				if recap.Aborted != "" {
-					where = "in the middle of " + recap.Aborted + " (aborted)"
-				}
-				return &exitError{exitInterrupted, fmt.Errorf("interrupted %s; every finished task stands and the proxy sends traffic where the last one left it; run the same command again to resume", where)}
-			case errors.As(err, &failed):
-				if errors.As(err, &diagErr) {
-					printDiags(cmd.ErrOrStderr(), pb, diagErr.Diags)
-				}
-				return &exitError{exitFailed, pb.RedactError(err)}
-			case errors.As(err, &diagErr):
+			return &exitError{exitInterrupted, fmt.Errorf("interrupted %s; every finished task stands and the proxy sends traffic where the last one left it; run the same command again to resume", where)}
+		case errors.As(err, &failed):
+			if errors.As(err, &diagErr) {
 				printDiags(cmd.ErrOrStderr(), pb, diagErr.Diags)
-				return &exitError{exitFailed, errors.New("the run stopped on the error above")}
-			case err != nil:
-				return &exitError{exitFailed, pb.RedactError(err)}
 			}
-			return nil
-		},
-	}
+			return &exitError{exitFailed, pb.RedactError(err)}
+		case errors.As(err, &diagErr):
+			printDiags(cmd.ErrOrStderr(), pb, diagErr.Diags)
+			return &exitError{exitFailed, errors.New("the run stopped on the error above")}
+		case err != nil:
+			return &exitError{exitFailed, pb.RedactError(err)}
+		}
+		return nil
+	})
 	sel.register(cmd)
-	addRolesPath(cmd)
 	cmd.Flags().StringArrayVarP(&extraVars, "extra-vars", "e", nil, "set a variable: NAME=VALUE, or @FILE for a .hcl or .json file of them (repeatable)")
 	cmd.Flags().BoolVar(&check, "check", false, "report what would change, change nothing")
 	cmd.Flags().BoolVar(&diff, "diff", false, "print the diffs of the files that change")
@@ -113,85 +106,71 @@ interrupted.`,
 
 func newValidateCmd() *cobra.Command {
 	var extraVars []string
-	cmd := &cobra.Command{
+	cmd := playbookCmd(&cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a playbook without running it",
 		Long: `Parse a playbook and its roles, check every task's kind and attributes,
 every reference and handler name, and (given -e values) the variables.
 Nothing is run. Exit status 2 when something is wrong.`,
 		Example: "  zdplay validate playbooks/app.hcl\n  zdplay validate playbooks/app.hcl -e @prod.hcl -e version=0.0.2",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pb, err := load(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			if diags := runner.Validate(pb, extraVars); diags.HasErrors() {
-				return invalid(cmd, pb, diags)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s is valid: %d play(s), %d role(s)\n", args[0], len(pb.Plays), len(pb.Roles))
-			return nil
-		},
-	}
+	}, func(cmd *cobra.Command, file string, pb *runner.Playbook) error {
+		if diags := runner.Validate(pb, extraVars); diags.HasErrors() {
+			return invalid(cmd, pb, diags)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s is valid: %d play(s), %d role(s)\n", file, len(pb.Plays), len(pb.Roles))
+		return nil
+	})
 	cmd.Flags().StringArrayVarP(&extraVars, "extra-vars", "e", nil, "set a variable: NAME=VALUE, or @FILE for a .hcl or .json file of them (repeatable)")
-	addRolesPath(cmd)
 	return cmd
 }
 
 func newListTasksCmd() *cobra.Command {
 	var sel selectionFlags
-	cmd := &cobra.Command{
+	cmd := playbookCmd(&cobra.Command{
 		Use:     "list-tasks FILE",
 		Short:   "List the tasks a run would consider, with their tags",
 		Example: "  zdplay list-tasks playbooks/app.hcl -t upgrade",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pb, err := load(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			if diags := runner.CheckSelection(pb, sel.selection()); diags.HasErrors() {
-				return invalid(cmd, pb, diags)
-			}
-			pb.ListTasks(cmd.OutOrStdout(), sel.selection())
-			return nil
-		},
-	}
+	}, func(cmd *cobra.Command, _ string, pb *runner.Playbook) error {
+		if diags := runner.CheckSelection(pb, sel.selection()); diags.HasErrors() {
+			return invalid(cmd, pb, diags)
+		}
+		pb.ListTasks(cmd.OutOrStdout(), sel.selection())
+		return nil
+	})
 	sel.register(cmd)
-	addRolesPath(cmd)
 	return cmd
 }
 
 func newListTagsCmd() *cobra.Command {
-	cmd := &cobra.Command{
+	return playbookCmd(&cobra.Command{
 		Use:     "list-tags FILE",
 		Short:   "List the tags of a playbook's tasks",
 		Example: "  zdplay list-tags playbooks/app.hcl",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pb, err := load(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			tags := pb.Tags()
-			if len(tags) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "no tags")
-				return nil
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), strings.Join(tags, "\n"))
+	}, func(cmd *cobra.Command, _ string, pb *runner.Playbook) error {
+		tags := pb.Tags()
+		if len(tags) == 0 {
+			fmt.Fprintln(cmd.OutOrStdout(), "no tags")
 			return nil
-		},
-	}
-	addRolesPath(cmd)
-	return cmd
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), strings.Join(tags, "\n"))
+		return nil
+	})
 }
 
-// rolesPathHelp is the --roles-path flag's help, which every command that
-// loads a playbook takes.
-const rolesPathHelp = "directories of role files (NAME.hcl), colon-separated, searched after roles/ beside the playbook and before ZDPLAY_ROLES_PATH and the shipped roles"
-
-func addRolesPath(cmd *cobra.Command) {
-	cmd.Flags().String("roles-path", "", rolesPathHelp)
+// playbookCmd makes cmd a command of one argument, a playbook FILE, which
+// it loads (see load) and hands to do. It adds --roles-path, which every
+// command that loads a playbook takes.
+func playbookCmd(cmd *cobra.Command, do func(cmd *cobra.Command, file string, pb *runner.Playbook) error) *cobra.Command {
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		pb, err := load(cmd, args[0])
+		if err != nil {
+			return err
+		}
+		return do(cmd, args[0], pb)
+	}
+	cmd.Flags().String("roles-path", "", "directories of role files (NAME.hcl), colon-separated, searched after roles/ beside the playbook and before ZDPLAY_ROLES_PATH and the shipped roles")
+	return cmd
 }
 
 // rolesPath is --roles-path's directories, then ZDPLAY_ROLES_PATH's.
