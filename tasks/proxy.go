@@ -231,48 +231,47 @@ func (t *Proxy) build(ctx context.Context, env *Env, check bool) (proxy.Proxy, e
 	return &proxy.Haproxy{Common: c, Dir: filepath.Join(t.Dir, "haproxy"), Port: t.port(), DrainTimeout: d}, nil
 }
 
-// Check reports what Apply would do.
-func (t *Proxy) Check(ctx context.Context, env *Env) (Result, error) {
-	p, err := t.build(ctx, env, true)
+// run does the action, or with check says what it would do: drain and
+// undrain ask the proxy's Plan, setup runs with its files staged, not
+// written. Servers to put in that do not run fail Apply before anything
+// changes; Check reports them as what it would put in once they run.
+func (t *Proxy) run(ctx context.Context, env *Env, check bool) (Result, error) {
+	p, err := t.build(ctx, env, check)
 	if err != nil {
 		return Result{}, err
 	}
 	up, _ := t.servers()
 	if missing := notRunning(up); len(missing) > 0 && t.Action != "setup" {
-		return Result{Changed: true, Msg: "would put " + strings.Join(missing, ", ") + " in once they run"}, nil
-	}
-	var s proxy.Step
-	if t.Action == "setup" {
-		s, err = p.Setup(ctx)
-	} else {
-		s, err = p.Plan(ctx, up)
-	}
-	return Result{Changed: s.Changed, Msg: s.Msg}, err
-}
-
-// Apply runs the action.
-func (t *Proxy) Apply(ctx context.Context, env *Env) (Result, error) {
-	p, err := t.build(ctx, env, false)
-	if err != nil {
-		return Result{}, err
-	}
-	up, _ := t.servers()
-	if missing := notRunning(up); len(missing) > 0 && t.Action != "setup" {
+		if check {
+			return Result{Changed: true, Msg: "would put " + strings.Join(missing, ", ") + " in once they run"}, nil
+		}
 		return Result{}, fmt.Errorf("proxy %s: %s not running (no address): nothing was changed, no server drained", t.Proxy, strings.Join(missing, ", "))
 	}
 	var s proxy.Step
-	switch t.Action {
-	case "setup":
+	switch {
+	case t.Action == "setup":
 		s, err = p.Setup(ctx)
-	case "drain":
+	case check:
+		s, err = p.Plan(ctx, up)
+	case t.Action == "drain":
 		s, err = p.Drain(ctx, up)
 	default:
 		s, err = p.Undrain(ctx, up, t.Settle)
 	}
-	if err != nil {
+	if err != nil && !check {
 		err = fmt.Errorf("proxy %s: %w", t.Proxy, err)
 	}
 	return Result{Changed: s.Changed, Msg: s.Msg}, err
+}
+
+// Check reports what Apply would do.
+func (t *Proxy) Check(ctx context.Context, env *Env) (Result, error) {
+	return t.run(ctx, env, true)
+}
+
+// Apply runs the action.
+func (t *Proxy) Apply(ctx context.Context, env *Env) (Result, error) {
+	return t.run(ctx, env, false)
 }
 
 // runningContainer is the project's service container when it runs, nil
