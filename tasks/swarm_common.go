@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -83,6 +84,19 @@ func loadStack(ctx context.Context, env *Env, kind, file, stack string) (*swarms
 		return nil, fmt.Errorf("%s: %s: %w", kind, file, err)
 	}
 	return st, nil
+}
+
+// followed follows ch, a change just made to one service (swarm_update,
+// swarm_rollback), until Swarm reports it completed, and says how long it
+// took; a paused or rolled back update fails it. It changed either way.
+func followed(ctx context.Context, env *Env, c *client.Client, kind string, ch swarmstack.Change) (Result, error) {
+	res := Result{Changed: true, Msg: ch.What}
+	out, err := swarmstack.Follow(ctx, c, ch, env.Progressf)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", kind, err)
+	}
+	res.Msg += fmt.Sprintf(" (completed in %s)", out.Elapsed.Round(time.Millisecond))
+	return res, nil
 }
 
 // whats joins the changes' descriptions.

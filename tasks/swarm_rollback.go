@@ -60,11 +60,5 @@ func (t *SwarmRollback) Apply(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("swarm_rollback: service %s: %w", t.Service, err)
 	}
-	res := Result{Changed: true, Msg: ch.What}
-	out, err := swarmstack.Follow(ctx, c, ch, env.Progressf)
-	if err != nil {
-		return res, fmt.Errorf("swarm_rollback: %w", err)
-	}
-	res.Msg += fmt.Sprintf(" (completed in %s)", out.Elapsed.Round(time.Millisecond))
-	return res, nil
+	return followed(ctx, env, c, "swarm_rollback", ch)
 }

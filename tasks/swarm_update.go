@@ -119,16 +119,10 @@ func (t *SwarmUpdate) run(ctx context.Context, env *Env, check bool) (Result, er
 	if check {
 		return Result{Changed: true, Msg: "would have " + ch.What}, nil
 	}
-	res := Result{Changed: true, Msg: ch.What}
 	if !ch.Rolling {
-		return res, nil
+		return Result{Changed: true, Msg: ch.What}, nil
 	}
-	out, err := swarmstack.Follow(ctx, c, ch, env.Progressf)
-	if err != nil {
-		return res, fmt.Errorf("swarm_update: %w", err)
-	}
-	res.Msg += fmt.Sprintf(" (completed in %s)", out.Elapsed.Round(time.Millisecond))
-	return res, nil
+	return followed(ctx, env, c, "swarm_update", ch)
 }
 
 // Check says whether Apply would update the image.
