@@ -35,11 +35,7 @@ func loadCompose(ctx context.Context, env *Env, kind, file, project string) (*do
 		return nil, nil, err
 	}
 	path := file // relative to the working directory, like every path but a template's src
-	var staged []byte
-	if env != nil && env.Shared != nil {
-		staged, _ = env.Shared.Staged(path)
-	}
-	p, err := docker.LoadProjectContent(ctx, path, staged, project)
+	p, err := docker.LoadProjectContent(ctx, path, composeStaged(env, path), project)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", kind, err)
 	}
@@ -147,6 +143,16 @@ func composeDuration(kind, attr, v string, def time.Duration) (time.Duration, er
 		return 0, fmt.Errorf("%s: %s = %q is not a positive duration: write it like \"60s\", \"1m30s\" or \"100ms\"", kind, attr, v)
 	}
 	return d, nil
+}
+
+// composeStaged is what an earlier task of a --check run staged for path
+// (a compose file rendered at the new release), nil when none did.
+func composeStaged(env *Env, path string) []byte {
+	if env == nil || env.Shared == nil {
+		return nil
+	}
+	staged, _ := env.Shared.Staged(path)
+	return staged
 }
 
 // composeReadFile reads a file, or what a --check run staged for it.

@@ -40,10 +40,7 @@ func (t *ComposeDown) prepare(ctx context.Context, env *Env) (*docker.Client, in
 		return nil, 0, err
 	}
 	path := t.File
-	var staged []byte
-	if env != nil && env.Shared != nil {
-		staged, _ = env.Shared.Staged(path)
-	}
+	staged := composeStaged(env, path)
 	_, err := os.Stat(path)
 	switch {
 	case staged != nil || err == nil:

@@ -71,11 +71,7 @@ func loadStack(ctx context.Context, env *Env, kind, file, stack string) (*swarms
 	if err := composeRequire(kind, "file", file, "stack", stack); err != nil {
 		return nil, err
 	}
-	var staged []byte
-	if env != nil && env.Shared != nil {
-		staged, _ = env.Shared.Staged(file)
-	}
-	p, err := docker.LoadProjectContent(ctx, file, staged, stack)
+	p, err := docker.LoadProjectContent(ctx, file, composeStaged(env, file), stack)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
