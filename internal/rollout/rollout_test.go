@@ -36,26 +36,33 @@ func strategy(parallelism int, action Action, ratio float64) Strategy {
 	return Strategy{Parallelism: parallelism, Order: StopFirst, FailureAction: action, MaxFailureRatio: ratio}
 }
 
+// situation is a case of the plan tests: a plan of replicas at a
+// parallelism (stop-first, rollback) and what is observed of them (obs).
+type situation struct {
+	name        string
+	replicas    []string
+	parallelism int
+	obs         string
+}
+
+func (s situation) plan() *Plan { return NewPlan(strategy(s.parallelism, Rollback, 0), s.replicas) }
+
 func TestNextBatches(t *testing.T) {
 	for _, tc := range []struct {
-		name        string
-		replicas    []string
-		parallelism int
-		obs         string
-		want        []string // batches in order, each "a+b", "heal:" first when healing
+		situation
+		want []string // batches in order, each "a+b", "heal:" first when healing
 	}{
-		{"one at a time, in order", []string{"app_1", "app_2", "app_3"}, 1, "app_1=old app_2=old app_3=old", []string{"app_1", "app_2", "app_3"}},
-		{"batches of two", []string{"app_1", "app_2", "app_3"}, 2, "app_1=old app_2=old app_3=old", []string{"app_1+app_2", "app_3"}},
-		{"current replicas untouched", []string{"app_1", "app_2", "app_3"}, 1, "app_1=ok app_2=old app_3=ok", []string{"app_2"}},
-		{"converged: nothing", []string{"app_1", "app_2"}, 1, "app_1=ok app_2=ok", nil},
-		{"dead and missing replicas healed first, together", []string{"app_1", "app_2", "app_3", "app_4"}, 1, "app_1=old app_2=dead app_3=old app_4=missing", []string{"heal:app_2+app_4", "app_1", "app_3"}},
-		{"scale up: new replicas first", []string{"app_1", "app_2", "app_3", "app_4"}, 2, "app_1=old app_2=old app_3=missing app_4=missing", []string{"heal:app_3+app_4", "app_1+app_2"}},
-		{"unhealthy replicas are recreated first, booting ones waited for", []string{"app_1", "app_2", "app_3"}, 1, "app_1=sick app_2=booting app_3=old", []string{"force:app_1", "heal:app_2", "app_3"}},
-		{"orphans are not replaced", []string{"app_1"}, 1, "app_1=old app_2=orphan", []string{"app_1"}},
+		{situation{"one at a time, in order", []string{"app_1", "app_2", "app_3"}, 1, "app_1=old app_2=old app_3=old"}, []string{"app_1", "app_2", "app_3"}},
+		{situation{"batches of two", []string{"app_1", "app_2", "app_3"}, 2, "app_1=old app_2=old app_3=old"}, []string{"app_1+app_2", "app_3"}},
+		{situation{"current replicas untouched", []string{"app_1", "app_2", "app_3"}, 1, "app_1=ok app_2=old app_3=ok"}, []string{"app_2"}},
+		{situation{"converged: nothing", []string{"app_1", "app_2"}, 1, "app_1=ok app_2=ok"}, nil},
+		{situation{"dead and missing replicas healed first, together", []string{"app_1", "app_2", "app_3", "app_4"}, 1, "app_1=old app_2=dead app_3=old app_4=missing"}, []string{"heal:app_2+app_4", "app_1", "app_3"}},
+		{situation{"scale up: new replicas first", []string{"app_1", "app_2", "app_3", "app_4"}, 2, "app_1=old app_2=old app_3=missing app_4=missing"}, []string{"heal:app_3+app_4", "app_1+app_2"}},
+		{situation{"unhealthy replicas are recreated first, booting ones waited for", []string{"app_1", "app_2", "app_3"}, 1, "app_1=sick app_2=booting app_3=old"}, []string{"force:app_1", "heal:app_2", "app_3"}},
+		{situation{"orphans are not replaced", []string{"app_1"}, 1, "app_1=old app_2=orphan"}, []string{"app_1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := NewPlan(strategy(tc.parallelism, Rollback, 0), tc.replicas)
-			o := obs(tc.obs)
+			p, o := tc.plan(), obs(tc.obs)
 			var got []string
 			for b := p.Next(o); len(b.Services) > 0; b = p.Next(o) {
 				s := strings.Join(b.Services, "+")
@@ -115,24 +122,20 @@ func TestFailureCountsReplicasNotBatches(t *testing.T) {
 
 func TestCapacity(t *testing.T) {
 	for _, tc := range []struct {
-		name        string
-		replicas    []string
-		parallelism int
-		obs         string
-		batch       []string
-		ok          bool
+		situation
+		batch []string
+		ok    bool
 	}{
-		{"two healthy, drain one", []string{"app_1", "app_2"}, 1, "app_1=old app_2=old", []string{"app_1"}, true},
-		{"one replica, stop-first", []string{"app_1"}, 1, "app_1=old", []string{"app_1"}, true},
-		{"the other died meanwhile", []string{"app_1", "app_2"}, 1, "app_1=old app_2=dead", []string{"app_1"}, false},
-		{"three, one sick, drain one", []string{"app_1", "app_2", "app_3"}, 1, "app_1=old app_2=sick app_3=ok", []string{"app_1"}, false},
-		{"parallelism two of four, one dead", []string{"app_1", "app_2", "app_3", "app_4"}, 2, "app_1=old app_2=old app_3=dead app_4=ok", []string{"app_1", "app_2"}, false},
-		{"a surge replica counts", []string{"app_1"}, 1, "app_1=old surge_1=ok", []string{"app_1"}, true},
-		{"orphans serving count", []string{"app_1", "app_2"}, 1, "app_1=old app_2=dead app_3=orphan", []string{"app_1"}, true},
+		{situation{"two healthy, drain one", []string{"app_1", "app_2"}, 1, "app_1=old app_2=old"}, []string{"app_1"}, true},
+		{situation{"one replica, stop-first", []string{"app_1"}, 1, "app_1=old"}, []string{"app_1"}, true},
+		{situation{"the other died meanwhile", []string{"app_1", "app_2"}, 1, "app_1=old app_2=dead"}, []string{"app_1"}, false},
+		{situation{"three, one sick, drain one", []string{"app_1", "app_2", "app_3"}, 1, "app_1=old app_2=sick app_3=ok"}, []string{"app_1"}, false},
+		{situation{"parallelism two of four, one dead", []string{"app_1", "app_2", "app_3", "app_4"}, 2, "app_1=old app_2=old app_3=dead app_4=ok"}, []string{"app_1", "app_2"}, false},
+		{situation{"a surge replica counts", []string{"app_1"}, 1, "app_1=old surge_1=ok"}, []string{"app_1"}, true},
+		{situation{"orphans serving count", []string{"app_1", "app_2"}, 1, "app_1=old app_2=dead app_3=orphan"}, []string{"app_1"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := NewPlan(strategy(tc.parallelism, Rollback, 0), tc.replicas)
-			err := p.CheckCapacity(obs(tc.obs), Batch{Services: tc.batch})
+			err := tc.plan().CheckCapacity(obs(tc.obs), Batch{Services: tc.batch})
 			if (err == nil) != tc.ok {
 				t.Errorf("CheckCapacity = %v, want ok=%v", err, tc.ok)
 			}
