@@ -14,6 +14,7 @@ import (
 
 	"github.com/zdplay/zdplay/internal/docker"
 	"github.com/zdplay/zdplay/internal/docker/dockertest"
+	"github.com/zdplay/zdplay/internal/errtest"
 )
 
 // --- helpers shared by the compose task tests (dk prefix: the package is shared) ---
@@ -104,18 +105,6 @@ func dkRun(t *testing.T, env *Env, task Task, apply bool) Result {
 	return res
 }
 
-func dkWant(t *testing.T, err error, parts ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one with %q", parts)
-	}
-	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) {
-			t.Errorf("error lacks %q:\n%v", p, err)
-		}
-	}
-}
-
 // dkStack is the shared test stack: db, app_1 (with a healthcheck) and app_2.
 const dkStack = dockertest.Stack
 
@@ -201,9 +190,9 @@ func TestWaitHealthyDefaultsAndValidation(t *testing.T) {
 func TestComposeTasksFailWithoutFile(t *testing.T) {
 	env := &Env{BaseDir: t.TempDir(), Shared: &Shared{}}
 	_, err := (&ComposeUp{File: "missing.yaml", Project: "zdplaytest-x"}).Apply(context.Background(), env)
-	dkWant(t, err, "compose_up", "missing.yaml", "no such file")
+	errtest.Says(t, err, "compose_up", "missing.yaml", "no such file")
 	_, err = (&ComposeCheck{File: "c.yaml"}).Apply(context.Background(), env)
-	dkWant(t, err, "project is empty")
+	errtest.Says(t, err, "project is empty")
 }
 
 // --- against the engine -----------------------------------------------------
@@ -308,7 +297,7 @@ func TestComposeUpOutdatedRecreateExec(t *testing.T) {
 	}
 	exec.Command = []string{"/tiny"} // :3000 is taken: exits 1
 	res, err := exec.Apply(context.Background(), env)
-	dkWant(t, err, "exited with rc=1", "address already in use")
+	errtest.Says(t, err, "exited with rc=1", "address already in use")
 	if res.RC != 1 || !strings.Contains(res.Stdout, "address already in use") {
 		t.Errorf("failed exec result: %+v", res)
 	}
@@ -326,21 +315,21 @@ func TestComposeCheckTask(t *testing.T) {
 
 	dockertest.WriteFile(t, env.BaseDir, "missing-image.yaml", strings.Replace(dkStack, "zdplay-test/tiny:1", "zdplay-test/nope:9", 1))
 	_, err := (&ComposeCheck{File: "missing-image.yaml", Project: project}).Apply(context.Background(), env)
-	dkWant(t, err, "zdplay-test/nope:9 (service db)", "make images")
+	errtest.Says(t, err, "zdplay-test/nope:9 (service db)", "make images")
 	// compose_up checks images before changing anything
 	_, err = (&ComposeUp{File: "missing-image.yaml", Project: project}).Apply(context.Background(), env)
-	dkWant(t, err, "zdplay-test/nope:9")
+	errtest.Says(t, err, "zdplay-test/nope:9")
 	if n, _ := dkClient(t, env).ProjectContainers(context.Background(), project); n != 0 {
 		t.Fatalf("compose_up created %d containers before failing on a missing image", n)
 	}
 
 	dockertest.WriteFile(t, env.BaseDir, "bad.yaml", "services:\n  app:\n    image: [zdplay-test/tiny:1\n")
 	_, err = (&ComposeCheck{File: "bad.yaml", Project: project}).Apply(context.Background(), env)
-	dkWant(t, err, "compose_check", "bad.yaml", "does not load")
+	errtest.Says(t, err, "compose_check", "bad.yaml", "does not load")
 
 	dockertest.WriteFile(t, env.BaseDir, "schema.yaml", "services:\n  app:\n    image: zdplay-test/tiny:1\n    restart: sometimes\n    helthcheck: {}\n")
 	_, err = (&ComposeCheck{File: "schema.yaml", Project: project}).Apply(context.Background(), env)
-	dkWant(t, err, "schema.yaml", "helthcheck")
+	errtest.Says(t, err, "schema.yaml", "helthcheck")
 }
 
 func TestComposeDownTask(t *testing.T) {

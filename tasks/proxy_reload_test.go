@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zdplay/zdplay/internal/errtest"
 	"github.com/zdplay/zdplay/internal/proxy"
 )
 
@@ -26,7 +27,7 @@ func TestProxyReloadSkipsWhenApplied(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	_, err = (&ProxyReload{File: "compose.yaml", Project: "p", Conf: "nope.conf"}).Apply(context.Background(), &Env{BaseDir: dir})
-	dkWant(t, err, "nope.conf", "render it first")
+	errtest.Says(t, err, "nope.conf", "render it first")
 }
 
 // nginxImage is the colleague's image built by `make images`.
@@ -134,7 +135,7 @@ services:
 	}
 	_, err := reload.Apply(context.Background(), env)
 	t.Logf("rejected conf: %v", err)
-	dkWant(t, err, `unknown directive "bogus_directive"`, "restored the last good default.conf")
+	errtest.Says(t, err, `unknown directive "bogus_directive"`, "restored the last good default.conf")
 	if b, _ := os.ReadFile(conf); string(b) != nginxGood {
 		t.Errorf("conf not restored: %q", b)
 	}
@@ -155,7 +156,7 @@ services:
 	os.Remove(conf + ".good")
 	os.WriteFile(conf, []byte("bogus_directive on;\n"), 0o644)
 	_, err = reload.Apply(context.Background(), env)
-	dkWant(t, err, "no last good copy", "left as is")
+	errtest.Says(t, err, "no last good copy", "left as is")
 	if b, _ := os.ReadFile(conf); string(b) != "bogus_directive on;\n" {
 		t.Errorf("conf changed: %q", b)
 	}

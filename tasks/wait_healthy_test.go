@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zdplay/zdplay/internal/errtest"
 )
 
 func TestWaitHealthyTask(t *testing.T) {
@@ -49,7 +51,7 @@ services:
 
 	// Before up: no container, a clear timeout.
 	_, _, err := wait("good", "300ms")
-	dkWant(t, err, "good not healthy after 300ms", "no container for good")
+	errtest.Says(t, err, "good not healthy after 300ms", "no container for good")
 
 	res := dkRun(t, env, &WaitHealthy{File: "compose.yaml", Project: project, Service: "good"}, false)
 	if res.Changed || !strings.Contains(res.Msg, "would wait for good") {
@@ -77,17 +79,17 @@ services:
 
 	_, took, err = wait("failing", "2s")
 	t.Logf("failing: %v", err)
-	dkWant(t, err, "failing not healthy after 2s", "docker health", "/ping answered 503", "docker logs")
+	errtest.Says(t, err, "failing not healthy after 2s", "docker health", "/ping answered 503", "docker logs")
 	if took > 3*time.Second {
 		t.Errorf("timeout of 2s took %s", took)
 	}
 
 	_, _, err = wait("nohealth500", "3s")
-	dkWant(t, err, "nohealth500 not healthy after 3s", "500 Internal Server Error")
+	errtest.Says(t, err, "nohealth500 not healthy after 3s", "500 Internal Server Error")
 
 	_, took, err = wait("crashing", "20s")
 	t.Logf("crashing: %v", err)
-	dkWant(t, err, "exited with code 3", "exiting with 3")
+	errtest.Says(t, err, "exited with code 3", "exiting with 3")
 	if took > 5*time.Second {
 		t.Errorf("an exited container took %s to fail", took)
 	}

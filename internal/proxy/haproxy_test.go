@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zdplay/zdplay/internal/docker"
+	"github.com/zdplay/zdplay/internal/errtest"
 	"github.com/zdplay/zdplay/internal/haproxy"
 )
 
@@ -234,7 +235,7 @@ func TestHaproxyDrainUndrain(t *testing.T) {
 	f.set("app2", func(s *fakeSlot) { s.sessions, s.stuckSessions = 1, true })
 	h.DrainTimeout = 30 * time.Millisecond
 	_, err = h.Drain(ctx, []Server{{Name: "app_1", Address: "10.0.0.1"}, {Name: "app_2", Address: "10.0.0.2", Down: true}})
-	wantErr(t, err, "app_2 (app2, 1 sessions) not without sessions after 30ms", "raise drain_timeout")
+	errtest.Says(t, err, "app_2 (app2, 1 sessions) not without sessions after 30ms", "raise drain_timeout")
 	if got := strings.Join(f.take(), ","); got != "set server app/app2 state drain" {
 		t.Errorf("commands: %s", got)
 	}
@@ -245,7 +246,7 @@ func TestHaproxyNoSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err := h.Drain(ctx, nil)
-	wantErr(t, err, "is the proxy running? run provision")
+	errtest.Says(t, err, "is the proxy running? run provision")
 }
 
 // fakeHaproxyCtr answers `haproxy -c` with rc.
@@ -296,7 +297,7 @@ func TestHaproxySetup(t *testing.T) {
 	}
 	cfg, ctr = "global\n    bogus\n", fakeHaproxyCtr{rc: 1}
 	_, err = h.Setup(ctx)
-	wantErr(t, err, "unknown keyword 'bogus'", "restored the last good haproxy.cfg", "keeps serving")
+	errtest.Says(t, err, "unknown keyword 'bogus'", "restored the last good haproxy.cfg", "keeps serving")
 	if b, _ := os.ReadFile(filepath.Join(dir, "haproxy.cfg")); string(b) != "global\n" {
 		t.Errorf("haproxy.cfg = %q, want the good one", b)
 	}

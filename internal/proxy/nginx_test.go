@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zdplay/zdplay/internal/docker"
+	"github.com/zdplay/zdplay/internal/errtest"
 )
 
 // fakeNginx plays nginx's side: -t answers testRC, and the process list
@@ -139,7 +140,7 @@ func TestNginxReloadTimesOutOnAStuckWorker(t *testing.T) {
 	n := testNginx(t, f)
 	n.Timeout = 50 * time.Millisecond
 	s, err := n.Drain(context.Background(), []Server{{Name: "app_1", Address: "10.0.0.1"}})
-	wantErr(t, err, "1 old worker process(es) (pid 7) still run after 50ms", "worker_shutdown_timeout")
+	errtest.Says(t, err, "1 old worker process(es) (pid 7) still run after 50ms", "worker_shutdown_timeout")
 	if !s.Changed {
 		t.Error("reloaded but not changed")
 	}
@@ -148,7 +149,7 @@ func TestNginxReloadTimesOutOnAStuckWorker(t *testing.T) {
 	n = testNginx(t, f)
 	n.Timeout = 50 * time.Millisecond
 	_, err = n.Drain(context.Background(), []Server{{Name: "app_1", Address: "10.0.0.1"}})
-	wantErr(t, err, "no new worker process started", "docker logs")
+	errtest.Says(t, err, "no new worker process started", "docker logs")
 }
 
 // A conf nginx -t rejects: the last good one is put back, nothing reloaded.
@@ -162,7 +163,7 @@ func TestNginxRejectedConfRestoresLastGood(t *testing.T) {
 	goodConf, _ := os.ReadFile(n.Conf)
 	f.testRC, f.calls = 1, nil
 	s, err := n.Drain(context.Background(), []Server{{Name: "app_1", Address: "10.0.0.1", Down: true}})
-	wantErr(t, err, `unknown directive "bogus"`, "restored the last good default.conf", "keeps serving")
+	errtest.Says(t, err, `unknown directive "bogus"`, "restored the last good default.conf", "keeps serving")
 	if got := strings.Join(f.calls, ","); got != "nginx -t" {
 		t.Errorf("calls after a failed test: %s", got)
 	}
@@ -177,7 +178,7 @@ func TestNginxRejectedConfRestoresLastGood(t *testing.T) {
 	f = &fakeNginx{testRC: 1}
 	n = testNginx(t, f)
 	_, err = n.Drain(context.Background(), good)
-	wantErr(t, err, "no last good copy", "left as is")
+	errtest.Says(t, err, "no last good copy", "left as is")
 	if b, _ := os.ReadFile(n.Conf); string(b) != "app_1 10.0.0.1 false\n" {
 		t.Errorf("conf = %q, want it left as is", b)
 	}
@@ -188,17 +189,5 @@ func TestNginxNotRunning(t *testing.T) {
 	n := testNginx(t, nil)
 	n.Container = func(context.Context) (Container, error) { return nil, nil }
 	_, err := n.Drain(context.Background(), nil)
-	wantErr(t, err, "not running", "compose_up")
-}
-
-func wantErr(t *testing.T, err error, parts ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one saying %q", parts)
-	}
-	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) {
-			t.Fatalf("error %q does not say %q", err, p)
-		}
-	}
+	errtest.Says(t, err, "not running", "compose_up")
 }
