@@ -315,6 +315,19 @@ func upgradeUnderLoad(t *testing.T, d *deploy, from, to string, clients int, kee
 	}
 }
 
+// failingUpgradeUnderLoad upgrades the provisioned deployment under load to
+// a release that fails (bad), checks that no request failed all the same,
+// and returns the run's error for the test to check what it says.
+func (d *deploy) failingUpgradeUnderLoad(bad string) error {
+	d.t.Helper()
+	var err error
+	report := d.underLoad(40, true, func() { _, err = d.run("upgrade", "version="+bad) })
+	if report.Failed != 0 {
+		d.t.Fatalf("%d of %d requests failed during the upgrade to %s (err = %v)", report.Failed, report.Total, bad, err)
+	}
+	return err
+}
+
 // proxies are the proxies the upgrade, rollback and start-first tests run
 // against, each on a stack of its own.
 var proxies = []string{"nginx", "haproxy"}
@@ -470,14 +483,10 @@ func testFailedReleaseRollsBack(t *testing.T, proxy string) {
 		t.Run(bad, func(t *testing.T) {
 			d := newDeploy(t, "proxy="+proxy, "health_timeout=4s")
 			d.mustRun("provision")
-			var err error
-			report := d.underLoad(40, true, func() { _, err = d.run("upgrade", "version="+bad) })
+			err := d.failingUpgradeUnderLoad(bad)
 			var failed *runner.TaskFailedError
 			if !errors.As(err, &failed) || !strings.Contains(failed.Error(), "rolled back to 0.0.1; wait_healthy \"healthy\" (app_1) failed:\n  wait_healthy: app_1") {
 				t.Fatalf("upgrade to %s: err = %v, want a failure saying it rolled back", bad, err)
-			}
-			if report.Failed != 0 {
-				t.Fatalf("%d of %d requests failed during the failed upgrade and rollback", report.Failed, report.Total)
 			}
 			if seen := d.versionsServed(20); seen["app@0.0.1"] != 20 {
 				t.Fatalf("after the rollback: %v, want only app@0.0.1", seen)
