@@ -151,6 +151,17 @@ func (r *playbookRuns) mustRun(tags string, vars ...string) *runner.Recap {
 	return recap
 }
 
+// mustConverge is mustRun of a run that must change nothing (changed=0):
+// a re-run that finds done what an earlier one did.
+func (r *playbookRuns) mustConverge(tags string, vars ...string) *runner.Recap {
+	r.t.Helper()
+	recap := r.mustRun(tags, vars...)
+	if recap.Changed != 0 {
+		r.t.Fatalf("zdplay run %s -t %s %v changed %d, want 0: %s\n%s", r.playbook, tags, vars, recap.Changed, recap.Summary(), r.log)
+	}
+	return recap
+}
+
 func (d *deploy) url() string { return fmt.Sprintf("http://127.0.0.1:%d/", d.port) }
 
 // get fetches / through the proxy: "app@0.0.1 from <host> (hits N)".
@@ -175,6 +186,15 @@ func (d *deploy) versionsServed(n int) map[string]int {
 		seen[strings.Fields(d.get())[0]]++
 	}
 	return seen
+}
+
+// wantOnly fails unless 20 requests through the proxy all answer version
+// ("app@0.0.1", "shop@2": the answer's first word).
+func (d *deploy) wantOnly(version string) {
+	d.t.Helper()
+	if seen := d.versionsServed(20); seen[version] != 20 {
+		d.t.Fatalf("the proxy served %v, want only %s", seen, version)
+	}
 }
 
 // containers maps each service of the project to its container ID.
@@ -310,9 +330,7 @@ func upgradeUnderLoad(t *testing.T, d *deploy, from, to string, clients int, kee
 	})
 	wantCleanSwitch(t, report, "the upgrade", from, to)
 	updated := "app@" + strings.Split(to, "-")[0]
-	if seen := d.versionsServed(20); seen[updated] != 20 {
-		t.Fatalf("after the upgrade the proxy served %v, want only %s", seen, updated)
-	}
+	d.wantOnly(updated)
 }
 
 // failingUpgradeUnderLoad upgrades the provisioned deployment under load to
@@ -408,19 +426,14 @@ func testProvisionUpgradeRerun(t *testing.T, proxy string) {
 	if after["app_1"] == before["app_1"] || after["app_2"] == before["app_2"] {
 		t.Fatal("a replica was not recreated")
 	}
-	if seen := d.versionsServed(20); seen["app@0.0.2"] != 20 {
-		t.Fatalf("after the upgrade: %v", seen)
-	}
+	d.wantOnly("app@0.0.2")
 	// The db kept its data: the hit counter went on.
 	if h := hits(t, d.get()); h <= hitsBefore {
 		t.Fatalf("hits went from %d to %d: the db lost its data", hitsBefore, h)
 	}
 
 	// A re-run at the same release touches nothing.
-	recap = d.mustRun("upgrade", "version=0.0.2")
-	if recap.Changed != 0 {
-		t.Fatalf("re-run: %s, want changed=0", recap.Summary())
-	}
+	recap = d.mustConverge("upgrade", "version=0.0.2")
 	assertNoneChanged(t, recap, "proxy")
 	if again := d.containers(); fmt.Sprint(again) != fmt.Sprint(after) {
 		t.Fatal("re-run recreated containers")
@@ -488,9 +501,7 @@ func testFailedReleaseRollsBack(t *testing.T, proxy string) {
 			if !errors.As(err, &failed) || !strings.Contains(failed.Error(), "rolled back to 0.0.1; wait_healthy \"healthy\" (app_1) failed:\n  wait_healthy: app_1") {
 				t.Fatalf("upgrade to %s: err = %v, want a failure saying it rolled back", bad, err)
 			}
-			if seen := d.versionsServed(20); seen["app@0.0.1"] != 20 {
-				t.Fatalf("after the rollback: %v, want only app@0.0.1", seen)
-			}
+			d.wantOnly("app@0.0.1")
 		})
 	}
 }
