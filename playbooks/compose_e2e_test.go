@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zdplay/zdplay/internal/errtest"
 	"github.com/zdplay/zdplay/internal/probe"
 	"github.com/zdplay/zdplay/runner"
 )
@@ -109,9 +110,7 @@ func testComposeAppBrokenReleaseAndMigration(t *testing.T, proxy string) {
 	webs := d.serviceIDs("web_1", "web_2")
 	// A migration that fails: nothing is drained nor recreated.
 	_, err := d.run("upgrade", "version=2", `migrate=["no-such-step"]`)
-	if err == nil || !strings.Contains(err.Error(), "exited with code 2; nothing was drained") {
-		t.Fatalf("err = %v, want the failed migration", err)
-	}
+	errtest.Says(t, err, "exited with code 2; nothing was drained")
 	if got := d.serviceIDs("web_1", "web_2"); !equalMaps(got, webs) {
 		t.Fatalf("replicas changed after a failed migration: %v -> %v", webs, got)
 	}
