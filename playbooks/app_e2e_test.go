@@ -346,8 +346,8 @@ func (d *deploy) failingUpgradeUnderLoad(bad string) error {
 	return err
 }
 
-// proxies are the proxies the upgrade, rollback and start-first tests run
-// against, each on a stack of its own.
+// proxies are the proxies the upgrade, rollback, start-first and blue-green
+// tests run against, each on a stack of its own.
 var proxies = []string{"nginx", "haproxy"}
 
 // forEachProxy runs fn as one subtest per proxy.

@@ -34,11 +34,14 @@ func newBlueGreen(t *testing.T, proxy string, vars ...string) *blueGreen {
 	return &blueGreen{d, proxy}
 }
 
-// eachProxy runs test once per proxy of bluegreen.hcl, as a subtest.
-func eachProxy(t *testing.T, test func(t *testing.T, proxy string)) {
-	for _, proxy := range []string{"nginx", "haproxy"} {
-		t.Run(proxy, func(t *testing.T) { test(t, proxy) })
-	}
+// eachProvisioned runs test once per proxy, as a subtest, on a blue-green
+// stack of its own (vars: its -e values) provisioned at 0.0.1.
+func eachProvisioned(t *testing.T, test func(t *testing.T, b *blueGreen), vars ...string) {
+	forEachProxy(t, func(t *testing.T, proxy string) {
+		b := newBlueGreen(t, proxy, vars...)
+		b.mustRun("provision", "version=0.0.1")
+		test(t, b)
+	})
 }
 
 // switchKind is the kind of the task "switch" that moves traffic from one
@@ -200,12 +203,10 @@ func (b *blueGreen) switchedCleanly(r *probe.Report, from, to string, recap *run
 // Provision blue at 0.0.1; deploy 0.0.2 to green under load; re-run;
 // switch back to blue under load; retire green. For each proxy.
 func TestBlueGreenDeploySwitchbackRetire(t *testing.T) {
-	eachProxy(t, testDeploySwitchbackRetire)
+	eachProvisioned(t, testDeploySwitchbackRetire)
 }
 
-func testDeploySwitchbackRetire(t *testing.T, proxy string) {
-	b := newBlueGreen(t, proxy)
-	b.mustRun("provision", "version=0.0.1")
+func testDeploySwitchbackRetire(t *testing.T, b *blueGreen) {
 	b.wantOnly("app@0.0.1")
 	b.wantState("blue", "0.0.1", map[string]string{"blue": "0.0.1", "green": ""})
 	b.wantColourRunning("blue", "0.0.1", 2)
@@ -213,9 +214,9 @@ func testDeploySwitchbackRetire(t *testing.T, proxy string) {
 		t.Fatal("provision started green")
 	}
 	switch conf := b.proxyConf(); {
-	case proxy == "nginx" && (!bytes.Contains(conf, []byte("# blue_1")) || bytes.Contains(conf, []byte("green_"))):
+	case b.proxy == "nginx" && (!bytes.Contains(conf, []byte("# blue_1")) || bytes.Contains(conf, []byte("green_"))):
 		t.Fatalf("the nginx conf should name blue only (green does not exist):\n%s", conf)
-	case proxy == "haproxy" && (!bytes.Contains(conf, []byte("server-template app 1-4 ")) || bytes.Contains(conf, []byte("blue_"))):
+	case b.proxy == "haproxy" && (!bytes.Contains(conf, []byte("server-template app 1-4 ")) || bytes.Contains(conf, []byte("blue_"))):
 		t.Fatalf("haproxy.cfg should have 4 slots and name no replica (they are set over the runtime API):\n%s", conf)
 	}
 	b.mustConverge("provision", "version=0.0.1")
@@ -270,7 +271,7 @@ func testDeploySwitchbackRetire(t *testing.T, proxy string) {
 	if report.Failed != 0 || report.Total == 0 {
 		t.Fatalf("%d of %d requests failed while green was retired", report.Failed, report.Total)
 	}
-	t.Logf("%s: retire: %s, %d requests, %d failed, %d client retries", proxy, recap.Elapsed.Round(time.Millisecond), report.Total, report.Failed, report.Retries)
+	t.Logf("%s: retire: %s, %d requests, %d failed, %d client retries", b.proxy, recap.Elapsed.Round(time.Millisecond), report.Total, report.Failed, report.Retries)
 	if n := len(b.colour("green")); n != 0 {
 		t.Fatalf("green still has %d container(s) after retire", n)
 	}
@@ -292,13 +293,10 @@ func testDeploySwitchbackRetire(t *testing.T, proxy string) {
 // switchback to the failed colour is refused. Retire and a good deploy
 // recover.
 func TestBlueGreenFailedDeployKeepsLive(t *testing.T) {
-	eachProxy(t, testFailedDeployKeepsLive)
+	eachProvisioned(t, testFailedDeployKeepsLive, "health_timeout=4s")
 }
 
-func testFailedDeployKeepsLive(t *testing.T, proxy string) {
-	b := newBlueGreen(t, proxy, "health_timeout=4s")
-	b.mustRun("provision", "version=0.0.1")
-
+func testFailedDeployKeepsLive(t *testing.T, b *blueGreen) {
 	var recap *runner.Recap
 	var err error
 	report := b.underLoad(40, true, func() { recap, err = b.run("deploy", "version=0.0.3-ping500") })
@@ -315,7 +313,7 @@ func testFailedDeployKeepsLive(t *testing.T, proxy string) {
 	if got := statusOf(recap, b.switchKind(), "switch"); len(got) != 1 || got[0] == runner.StatusChanged {
 		t.Fatalf("%s \"switch\": %v, want one unchanged (the proxy already on blue), though green never turned healthy", b.switchKind(), got)
 	}
-	t.Logf("%s: failed deploy: %s, %d requests, %d failed", proxy, recap.Elapsed.Round(time.Millisecond), report.Total, report.Failed)
+	t.Logf("%s: failed deploy: %s, %d requests, %d failed", b.proxy, recap.Elapsed.Round(time.Millisecond), report.Total, report.Failed)
 	b.wantOnly("app@0.0.1")
 	b.wantState("blue", "0.0.1", map[string]string{"blue": "0.0.1", "green": "0.0.3-ping500"})
 	b.wantColourRunning("blue", "0.0.1", 2)
@@ -343,12 +341,10 @@ func testFailedDeployKeepsLive(t *testing.T, proxy string) {
 // whose reload closes its old workers' idle connections, the failed POSTs
 // are counted, not hidden.
 func TestBlueGreenNoRetryKeepAliveOffAndPOST(t *testing.T) {
-	eachProxy(t, testNoRetryKeepAliveOffAndPOST)
+	eachProvisioned(t, testNoRetryKeepAliveOffAndPOST, "proxy_next_upstream=false")
 }
 
-func testNoRetryKeepAliveOffAndPOST(t *testing.T, proxy string) {
-	b := newBlueGreen(t, proxy, "proxy_next_upstream=false")
-	b.mustRun("provision", "version=0.0.1")
+func testNoRetryKeepAliveOffAndPOST(t *testing.T, b *blueGreen) {
 	var recap *runner.Recap
 	report := b.underLoad(40, false, func() { recap = b.mustRun("deploy", "version=0.0.2-slowboot") })
 	b.switchedCleanly(report, "app@0.0.1", "app@0.0.2", recap)
@@ -357,7 +353,7 @@ func testNoRetryKeepAliveOffAndPOST(t *testing.T, proxy string) {
 	report = b.underProbe(probe.Options{Concurrency: 40, KeepAlive: true, Method: http.MethodPost, Body: "x"}, func() {
 		recap = b.mustRun("switchback")
 	})
-	if proxy == "nginx" {
+	if b.proxy == "nginx" {
 		t.Logf("nginx: switchback under POST clients: %d of %d failed (%v), switch %s", report.Failed, report.Total, report.Errors, duration(recap, "proxy", "switch"))
 	} else {
 		b.switchedCleanly(report, "app@0.0.2", "app@0.0.1", recap)
@@ -371,12 +367,10 @@ func testNoRetryKeepAliveOffAndPOST(t *testing.T, proxy string) {
 // deploy must not recreate the colour that serves: it moves traffic back to
 // the recorded live colour first (still running), then deploys to the other.
 func TestBlueGreenResumesInterruptedSwitch(t *testing.T) {
-	eachProxy(t, testResumesInterruptedSwitch)
+	eachProvisioned(t, testResumesInterruptedSwitch)
 }
 
-func testResumesInterruptedSwitch(t *testing.T, proxy string) {
-	b := newBlueGreen(t, proxy)
-	b.mustRun("provision", "version=0.0.1")
+func testResumesInterruptedSwitch(t *testing.T, b *blueGreen) {
 	b.mustRun("deploy", "version=0.0.2")
 	// As the killed run left it: switched to green, not recorded.
 	for name, v := range map[string]string{"live-colour": "blue", "live-release": "0.0.1"} {
@@ -394,7 +388,7 @@ func testResumesInterruptedSwitch(t *testing.T, proxy string) {
 	if got := statusOf(recap, b.switchKind(), "switch"); len(got) != 2 || got[0] != runner.StatusChanged || got[1] != runner.StatusChanged {
 		t.Fatalf("%s \"switch\": %v, want changed twice (back to blue first, then to green)", b.switchKind(), got)
 	}
-	t.Logf("%s: resumed deploy: %s, %d requests, %d failed", proxy, recap.Elapsed.Round(time.Millisecond), report.Total, report.Failed)
+	t.Logf("%s: resumed deploy: %s, %d requests, %d failed", b.proxy, recap.Elapsed.Round(time.Millisecond), report.Total, report.Failed)
 	b.wantState("green", "0.0.2-slowboot", map[string]string{"blue": "0.0.1", "green": "0.0.2-slowboot"})
 	b.wantColourRunning("green", "0.0.2-slowboot", 2)
 	b.wantOnly("app@0.0.2")
