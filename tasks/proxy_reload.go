@@ -59,6 +59,7 @@ type ProxyReload struct {
 
 var _ Task = (*ProxyReload)(nil)
 var _ Validator = (*ProxyReload)(nil)
+var _ DefaultTimeouter = (*ProxyReload)(nil)
 
 func init() { Register("proxy_reload", func() Task { return &ProxyReload{} }) }
 

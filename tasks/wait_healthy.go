@@ -61,6 +61,7 @@ type WaitHealthy struct {
 
 var _ Task = (*WaitHealthy)(nil)
 var _ Validator = (*WaitHealthy)(nil)
+var _ DefaultTimeouter = (*WaitHealthy)(nil)
 
 func init() { Register("wait_healthy", func() Task { return &WaitHealthy{} }) }
 
