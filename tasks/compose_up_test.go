@@ -32,11 +32,7 @@ func dkEngine(t *testing.T) {
 	dkOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		if err := dockertest.Reachable(ctx); err != nil {
-			dkSkip = "no Docker engine reachable: " + err.Error()
-			return
-		}
-		dkErr = dockertest.Build(ctx)
+		dkSkip, dkErr = dockertest.Engine(ctx)
 	})
 	if dkSkip != "" {
 		t.Skip(dkSkip)

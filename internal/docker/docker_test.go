@@ -25,14 +25,13 @@ var engineErr string
 
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	if err := dockertest.Reachable(ctx); err != nil {
-		engineErr = "no Docker engine reachable: " + err.Error()
-	} else if err := dockertest.Build(ctx); err != nil {
+	skip, err := dockertest.Engine(ctx)
+	cancel()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "building the test images:", err)
-		cancel()
 		os.Exit(1)
 	}
-	cancel()
+	engineErr = skip
 	os.Exit(m.Run())
 }
 

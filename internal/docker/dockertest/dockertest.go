@@ -172,6 +172,16 @@ func Build(ctx context.Context) error {
 	return nil
 }
 
+// Engine is what a package's engine tests need before they run: skip is
+// why they cannot ("" when an engine answers), and once one answers the
+// test images are built (Build), err saying why they could not be.
+func Engine(ctx context.Context) (skip string, err error) {
+	if err := Reachable(ctx); err != nil {
+		return "no Docker engine reachable: " + err.Error(), nil
+	}
+	return "", Build(ctx)
+}
+
 // Reachable reports whether the docker CLI reaches an engine (within 5s).
 func Reachable(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
