@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -28,8 +29,11 @@ type rolloutSpec struct {
 // evalRollout evaluates and checks a rollout's attributes.
 func (ex *executor) evalRollout(g *Group, f frame) (rolloutSpec, error) {
 	ctx := ex.evalContext(f)
-	a := g.Rollout.Attrs
 	s := rolloutSpec{strategy: rollout.Strategy{Parallelism: 1, Order: rollout.StopFirst, FailureAction: rollout.Rollback}}
+	a, err := withUpdateConfig(g.Rollout.Attrs, ctx)
+	if err != nil {
+		return s, err
+	}
 	decode := func(name string, into any) error {
 		if a[name] == nil {
 			return nil
@@ -58,7 +62,6 @@ func (ex *executor) evalRollout(g *Group, f frame) (rolloutSpec, error) {
 	if action != "" {
 		s.strategy.FailureAction = rollout.Action(action)
 	}
-	var err error
 	if s.strategy.Delay, err = durationAttr(a["delay"], ctx, 0); err != nil {
 		return s, err
 	}
@@ -75,6 +78,37 @@ func (ex *executor) evalRollout(g *Group, f frame) (rolloutSpec, error) {
 		return s, attrError(a["replicas"], "replicas is empty: a rollout needs at least one replica service")
 	}
 	return s, nil
+}
+
+// withUpdateConfig returns attrs with each key of its update_config object
+// as the attribute of that name, where the block does not set it itself.
+func withUpdateConfig(attrs map[string]hcl.Expression, ctx *hcl.EvalContext) (map[string]hcl.Expression, error) {
+	expr := attrs[attrUpdateConfig]
+	if expr == nil {
+		return attrs, nil
+	}
+	v, diags := expr.Value(ctx)
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	if v.IsNull() {
+		return attrs, nil
+	}
+	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
+		return nil, attrError(expr, "update_config is an object of "+strings.Join(strategyAttrs, ", ")+", as in Compose's deploy.update_config")
+	}
+	out := maps.Clone(attrs)
+	for it := v.ElementIterator(); it.Next(); {
+		k, val := it.Element()
+		name := k.AsString()
+		if !slices.Contains(strategyAttrs, name) {
+			return nil, attrError(expr, fmt.Sprintf("update_config has no key %q; its keys are %s", name, strings.Join(strategyAttrs, ", ")))
+		}
+		if out[name] == nil {
+			out[name] = hcl.StaticExpr(val, expr.Range())
+		}
+	}
+	return out, nil
 }
 
 // rolloutRun is one execution of a rollout block.

@@ -28,9 +28,17 @@ const (
 
 var rolloutPhases = []string{phaseObserve, phaseDrain, phaseReplace, phaseUndrain, phaseRetire}
 
+// strategyAttrs are the strategy's attributes, in Compose's
+// deploy.update_config names.
+var strategyAttrs = []string{"parallelism", "order", "delay", "monitor", "failure_action", "max_failure_ratio"}
+
 // rolloutAttrs are a rollout's attributes: what it rolls, to which release,
-// and the strategy in Compose's deploy.update_config names.
-var rolloutAttrs = []string{"replicas", "release", "fallback", "parallelism", "order", "delay", "monitor", "failure_action", "max_failure_ratio"}
+// and the strategy, one attribute each or as one update_config object of
+// the same names (compose_app's outputs.update_config), which the single
+// attributes override.
+var rolloutAttrs = append([]string{"replicas", "release", "fallback", attrUpdateConfig}, strategyAttrs...)
+
+const attrUpdateConfig = "update_config"
 
 var rolloutSchema = func() *hcl.BodySchema {
 	s := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "tags"}}}

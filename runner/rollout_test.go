@@ -175,8 +175,9 @@ role "r" {
     replicas          = [for i in range(var.replicas) : "app_${i + 1}"]
     release           = var.release
     fallback          = "v1"
-    parallelism       = var.parallelism
-    order             = var.order
+    # The strategy as compose_app answers it, with failure_action set
+    # again by its own attribute, which wins.
+    update_config     = { parallelism = var.parallelism, order = var.order, failure_action = "pause" }
     failure_action    = var.action
     max_failure_ratio = var.ratio
 
@@ -407,6 +408,29 @@ func compact(lines []string) []string {
 
 // In --check nothing changes, so every observation says the same: the
 // rollout still ends, each replica considered once, and changes nothing.
+// update_config takes Compose's names only; a key of another name is an
+// error (exit 2) naming the ones it takes.
+func TestRolloutUpdateConfigKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rollout.hcl")
+	bad := strings.Replace(rolloutPlaybook, "order = var.order,", "ordr = var.order,", 1)
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pb, diags := Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	world = &fakeWorld{release: map[string]string{"app_1": "v1"}, dead: map[string]bool{}}
+	// Preflight evaluates it: refused before the first task, with where.
+	_, diags, _ = Run(context.Background(), pb, Options{ExtraVars: []string{"release=v2", "replicas=1"}})
+	if !strings.Contains(diags.Error(), `rollout.hcl:24,25-102: Invalid value; update_config has no key "ordr"; its keys are parallelism, order, delay`) {
+		t.Fatalf("diags = %v, want update_config's unknown key named, with where", diags)
+	}
+	if len(world.log) != 0 {
+		t.Fatalf("it ran %q before refusing the strategy", world.log)
+	}
+}
+
 func TestRolloutCheckModeEnds(t *testing.T) {
 	pb := loadRolloutPlaybook(t)
 	world = &fakeWorld{release: map[string]string{"app_1": "v1", "app_2": "v1"}, dead: map[string]bool{"app_2": true}}
