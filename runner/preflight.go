@@ -156,7 +156,7 @@ func (ex *executor) preflightCommon(t *TaskDecl, ctx *hcl.EvalContext) hcl.Diagn
 }
 
 // staticExprs reports whether exprs (nil ones ignored) refer only to
-// values known before the run: var.*, local.*, param.* and path.*.
+// values known before the run: var.*, local.*, param.*, path.* and run.*.
 func staticExprs(exprs ...hcl.Expression) bool {
 	for _, expr := range exprs {
 		if expr == nil {
@@ -164,7 +164,7 @@ func staticExprs(exprs ...hcl.Expression) bool {
 		}
 		for _, tr := range expr.Variables() {
 			switch tr.RootName() {
-			case "var", "local", "param", "path":
+			case "var", "local", "param", "path", "run":
 			default:
 				return false
 			}

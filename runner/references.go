@@ -12,7 +12,7 @@ import (
 
 // reservedRoots are the names expressions start from; a registered result
 // may not take one of them.
-var reservedRoots = map[string]bool{"var": true, "local": true, "param": true, "each": true, "path": true, "failure": true, "rollout": true}
+var reservedRoots = map[string]bool{"var": true, "local": true, "param": true, "each": true, "path": true, "failure": true, "rollout": true, "run": true}
 
 // scopeNames is what an expression may refer to at some point of the tree.
 type scopeNames struct {
@@ -254,6 +254,10 @@ func (n scopeNames) checkRefs(expr hcl.Expression) hcl.Diagnostics {
 		case root == "path":
 			if attr != "" && attr != "role" && attr != "playbook" {
 				problem = fmt.Sprintf("path has role (the role file's directory) and playbook (the playbook's), not %q.", attr)
+			}
+		case root == "run":
+			if attr != "" && attr != "tags" {
+				problem = fmt.Sprintf("run has tags (the tags -t asked for), not %q.", attr)
 			}
 		case root == "each":
 			if !n.inLoop {

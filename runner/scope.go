@@ -16,6 +16,9 @@ import (
 // included, every registered result. A module (a role with params) sees
 // only param.*, its own vars as local.*, path.*, its own loops' each and
 // what its own tasks register, so it works the same whoever includes it.
+// Both see run.tags: the tags -t asked for (Ansible's ansible_run_tags;
+// empty when none), so that one role can serve two tags, as compose.hcl's
+// compose_deploy does upgrade and rollback.
 
 // evalContext is what an expression of f's steps may refer to.
 func (ex *executor) evalContext(f frame) *hcl.EvalContext {
@@ -42,6 +45,7 @@ func (ex *executor) evalContext(f frame) *hcl.EvalContext {
 		"role":     cty.StringVal(cmp.Or(f.roleDir, ex.pb.absDir())),
 		"playbook": cty.StringVal(ex.pb.absDir()),
 	})
+	vars["run"] = cty.ObjectVal(map[string]cty.Value{"tags": stringList(ex.opts.Selection.Tags)})
 	if f.each != cty.NilVal {
 		vars["each"] = f.each
 	}

@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/zdplay/zdplay/internal/docker"
 )
 
@@ -22,9 +25,12 @@ import (
 //	version            -e version, else the tag in the file
 //	image              the image repository (without the tag)
 //	app_port           -e app_port, else the service's only expose/ports target
-//	parallelism, order, delay (attribute update_delay: delay is every task's retry delay), monitor, failure_action, max_failure_ratio
-//	                   -e values, else the service's deploy.update_config,
-//	                   else Swarm's defaults (1, stop-first, 0s, 0s, rollback, 0)
+//	update_config      the rolling update's strategy, for a rollout's
+//	                   update_config: each key of the update_config
+//	                   attribute (parallelism, order, delay, monitor,
+//	                   failure_action, max_failure_ratio) that is set, else
+//	                   the service's deploy.update_config, else 1,
+//	                   stop-first, 0s, 0s, rollback, 0
 //	host_ports         the service's published ports (the proxy takes them over)
 //	others             the other services, which provision brings up
 //
@@ -36,6 +42,7 @@ import (
 //	  service  = var.service
 //	  project  = local.project
 //	  replicas = var.replicas   # 0: from the file
+//	  update_config = { order = var.order } # "": from the file
 //	  env      = { TAG = "2" }  # optional: the file's ${TAG}, over the environment
 //	  register = "app"
 //	}
@@ -46,12 +53,10 @@ type ComposeApp struct {
 	Replicas        int     `hcl:"replicas,optional"`
 	Version         string  `hcl:"version,optional"`
 	AppPort         int     `hcl:"app_port,optional"`
-	Parallelism     int     `hcl:"parallelism,optional"`
-	Order           string  `hcl:"order,optional"`
-	Delay           string  `hcl:"update_delay,optional"`
-	Monitor         string  `hcl:"monitor,optional"`
-	FailureAction   string  `hcl:"failure_action,optional"`
-	MaxFailureRatio float64 `hcl:"max_failure_ratio,optional"`
+	// UpdateConfig overrides the file's deploy.update_config, key by key:
+	// a key unset (0, "" or, for max_failure_ratio, negative) takes the
+	// file's value.
+	UpdateConfig map[string]string `hcl:"update_config,optional"`
 	// Env are values for the file's ${NAME} interpolation, over the
 	// environment and .env (app.hcl's image and limits).
 	Env map[string]string `hcl:"env,optional"`
@@ -101,39 +106,64 @@ func (t *ComposeApp) outputs(ctx context.Context) (map[string]any, error) {
 	if port == 0 {
 		return nil, fmt.Errorf("%s: service %s of %s does not say which port it listens on (it has no expose or ports target, or several): set -e app_port=N", kind, t.Service, filepath.Base(app.File))
 	}
-	u := app.Update
-	var fileParallelism int
-	var fileOrder, fileAction, fileDelay, fileMonitor string
-	var fileRatio float64
-	if u != nil {
-		if u.Parallelism != nil {
-			fileParallelism = int(*u.Parallelism)
-		}
-		fileOrder, fileAction, fileRatio = u.Order, u.FailureAction, float64(u.MaxFailureRatio)
-		if u.Delay != 0 {
-			fileDelay = time.Duration(u.Delay).String()
-		}
-		if u.Monitor != 0 {
-			fileMonitor = time.Duration(u.Monitor).String()
-		}
-	}
-	ratio := t.MaxFailureRatio
-	if ratio < 0 {
-		ratio = fileRatio
-	}
 	out["replicas"], out["version"], out["app_port"] = replicas, version, port
 	services := make([]string, replicas)
 	for i := range services {
 		services[i] = fmt.Sprintf("%s_%d", t.Service, i+1)
 	}
 	out["services"] = services
-	out["parallelism"] = firstPositive(t.Parallelism, fileParallelism, 1)
-	out["order"] = cmp.Or(t.Order, fileOrder, "stop-first")
-	out["delay"] = cmp.Or(t.Delay, fileDelay, "0s")
-	out["monitor"] = cmp.Or(t.Monitor, fileMonitor, "0s")
-	out["failure_action"] = cmp.Or(t.FailureAction, fileAction, "rollback")
-	out["max_failure_ratio"] = ratio
+	update, err := t.updateConfig(app.Update)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	out["update_config"] = update
 	return out, nil
+}
+
+// updateKeys are the keys of update_config, Compose's names.
+var updateKeys = []string{"parallelism", "order", "delay", "monitor", "failure_action", "max_failure_ratio"}
+
+// updateConfig is the strategy: the attribute's values that are set, else
+// the file's, else the defaults.
+func (t *ComposeApp) updateConfig(file *types.UpdateConfig) (map[string]any, error) {
+	for k := range t.UpdateConfig {
+		if !slices.Contains(updateKeys, k) {
+			return nil, fmt.Errorf("update_config has no key %q; its keys are %s", k, strings.Join(updateKeys, ", "))
+		}
+	}
+	if file == nil {
+		file = &types.UpdateConfig{}
+	}
+	set := t.UpdateConfig
+	parallelism, err := strconv.Atoi(cmp.Or(set["parallelism"], "0"))
+	if err != nil {
+		return nil, fmt.Errorf("update_config.parallelism: %q is not a whole number", set["parallelism"])
+	}
+	var fileParallelism int
+	if file.Parallelism != nil {
+		fileParallelism = int(*file.Parallelism)
+	}
+	ratio, err := strconv.ParseFloat(cmp.Or(set["max_failure_ratio"], "-1"), 64)
+	if err != nil {
+		return nil, fmt.Errorf("update_config.max_failure_ratio: %q is not a number", set["max_failure_ratio"])
+	}
+	if ratio < 0 {
+		ratio = float64(file.MaxFailureRatio)
+	}
+	duration := func(d types.Duration) string {
+		if d == 0 {
+			return ""
+		}
+		return time.Duration(d).String()
+	}
+	return map[string]any{
+		"parallelism":       firstPositive(parallelism, fileParallelism, 1),
+		"order":             cmp.Or(set["order"], file.Order, "stop-first"),
+		"delay":             cmp.Or(set["delay"], duration(file.Delay), "0s"),
+		"monitor":           cmp.Or(set["monitor"], duration(file.Monitor), "0s"),
+		"failure_action":    cmp.Or(set["failure_action"], file.FailureAction, "rollback"),
+		"max_failure_ratio": ratio,
+	}, nil
 }
 
 func firstPositive(vals ...int) int {

@@ -2,9 +2,11 @@ package tasks
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +55,28 @@ func TestComposeAppServices(t *testing.T) {
 		if got, _ := res.Outputs["services"].([]string); !slices.Equal(got, want) {
 			t.Errorf("replicas = %d: services %v, want %v", replicas, res.Outputs["services"], want)
 		}
+	}
+}
+
+// update_config: each key set wins, else the file's deploy.update_config,
+// else the default; a key of another name is refused.
+func TestComposeAppUpdateConfig(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "compose.yaml")
+	src := "services:\n  web:\n    image: shop:1\n    expose: [\"8080\"]\n    deploy:\n      update_config:\n        parallelism: 2\n        order: start-first\n        delay: 1s\n        max_failure_ratio: 0.5\n"
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]string{"parallelism": "0", "order": "stop-first", "monitor": "", "max_failure_ratio": "-1", "failure_action": "pause"}
+	res, err := (&ComposeApp{Compose: file, Service: "web", UpdateConfig: set}).Apply(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"parallelism": 2, "order": "stop-first", "delay": "1s", "monitor": "0s", "failure_action": "pause", "max_failure_ratio": 0.5}
+	if got := res.Outputs["update_config"]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("update_config = %v, want %v", got, want)
+	}
+	_, err = (&ComposeApp{Compose: file, Service: "web", UpdateConfig: map[string]string{"ordr": "x"}}).Apply(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), `update_config has no key "ordr"; its keys are parallelism, order`) {
+		t.Errorf("err = %v, want the unknown key named", err)
 	}
 }
