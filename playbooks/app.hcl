@@ -1,9 +1,9 @@
 # The seed-002 deployment: compose.hcl over the demo stack
 # (demo.compose.yaml): one compose service per replica (app_1..app_N)
 # behind an nginx proxy on 127.0.0.1:PORT, with a redis db. Every variable
-# of compose.hcl works here; demo.vars.hcl gives the demo's defaults
-# (image, version, replicas, port, project, dir, images, limits,
-# health_timeout) and the ones below.
+# of compose.hcl works here, with the demo's defaults below (the file gives
+# version 0.0.1 and no replica count: 2); demo.vars.hcl adds the demo's
+# image and limits.
 #
 #   zdplay run playbooks/app.hcl -t provision
 #   zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2
@@ -20,6 +20,7 @@ defaults = {
   service     = "app"
   health_path = "/ping"
   proxy       = "nginx"
+  project     = "zdplay-demo"
 }
 
 locals {

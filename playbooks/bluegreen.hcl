@@ -32,28 +32,18 @@
 # Every role first takes a lock on DIR/.zdplay.lock: a second run on the same
 # deployment is refused at once, naming the run that holds it.
 
-# The demo app's variables (image, version, port, images, limits,
-# health_timeout), with this playbook's own replicas, project and dir.
-import = ["demo.vars.hcl"]
+# The deployment's variables (version, replicas per colour, port, project,
+# dir, health_timeout, proxy_image), the proxy's (proxy, haproxy_image,
+# slots) and the demo app's, with this playbook's defaults.
+import = ["deployment.vars.hcl", "proxy.vars.hcl", "demo.vars.hcl"]
 
 defaults = {
-  project = "zdplay-bluegreen"
-  dir     = ".zdplay/zdplay-bluegreen"
+  version  = "0.0.1"
+  replicas = 2
+  project  = "zdplay-bluegreen"
+  proxy    = "nginx"
 }
 
-variable "replicas" {
-  description = "app replicas per colour (compose services COLOUR_1..COLOUR_N)"
-  type        = number
-  default     = 2
-}
-variable "proxy" {
-  description = "the proxy: nginx (a reload switches) or haproxy (its runtime API switches: no reload)"
-  default     = "nginx"
-}
-variable "haproxy_image" {
-  description = "haproxy image, with -e proxy=haproxy (make images builds it from Debian's package)"
-  default     = "zdplay-demo/haproxy:local"
-}
 variable "drain_timeout" {
   description = "with -e proxy=haproxy: how long a switch waits for the old colour's requests in flight to finish"
   default     = "30s"
@@ -66,12 +56,12 @@ variable "stop_timeout" {
 
 locals {
   project   = var.project
-  dir       = abspath(var.dir)
+  dir       = abspath(var.dir != "" ? var.dir : ".zdplay/${local.project}")
   compose   = "${local.dir}/docker-compose.yml"
   lock      = "${local.dir}/.zdplay.lock"
   live_file = "${local.dir}/live-colour"
   # HAProxy's backend holds both colours: templates/haproxy.cfg.tmpl's slots.
-  slots        = 2 * var.replicas
+  slots        = max(var.slots, 2 * var.replicas)
   colour_names = ["blue", "green"]
   # The compose services of each colour.
   services = { for c in local.colour_names : c => [for i in range(var.replicas) : "${c}_${i + 1}"] }

@@ -1,9 +1,9 @@
-# The proxy choice, imported by app.hcl and compose.hcl (which declares its
-# own proxy default, haproxy). Not a playbook: it holds variable blocks only.
+# The proxy choice, imported by compose.hcl (so app.hcl) and bluegreen.hcl.
+# Not a playbook: it holds variable blocks only.
 
 variable "proxy" {
-  description = "the proxy in front of the replicas: nginx (a reload per drain and undrain) or haproxy (its runtime API: no reload)"
-  default     = "nginx"
+  description = "the proxy in front of the replicas: haproxy (its runtime API: no reload, no client connection closed) or nginx (a reload per drain and undrain)"
+  default     = "haproxy"
 }
 variable "haproxy_image" {
   description = "haproxy image, with -e proxy=haproxy (make images builds it from Debian's package)"

@@ -12,39 +12,31 @@
 #
 # Images are never pulled: every node must have them (docker load).
 
-# app.hcl's variables (demo.vars.hcl, update_config.vars.hcl: Swarm's own
-# update_config here), with the defaults below where Swarm's differ:
+# The deployment's, the strategy's (Swarm's own update_config here) and the
+# demo app's variables, with the defaults below where Swarm's differ:
 # replicas are the app service's tasks; monitor is update_config.monitor,
-# how long a new task is watched once it runs (healthy), where 0s would
-# mean Swarm's default, 5s.
-import = ["demo.vars.hcl", "update_config.vars.hcl"]
+# how long a new task is watched once it runs (healthy), where "" would
+# mean Swarm's default, 5s. Unset, parallelism, delay and order are 1, 0s
+# and stop-first.
+import = ["deployment.vars.hcl", "update_config.vars.hcl", "demo.vars.hcl"]
 
 defaults = {
-  replicas = 3
-  dir      = ".zdplay/zdplay-demo-swarm"
-  monitor  = "500ms"
+  version           = "0.0.1"
+  replicas          = 3
+  project           = "zdplay-demo"
+  dir               = ".zdplay/zdplay-demo-swarm"
+  monitor           = "500ms"
+  failure_action    = "rollback"
+  max_failure_ratio = 0
 }
 
 variable "docker_host" {
   description = "the Swarm manager's Docker endpoint (unix://, tcp://, ssh://); empty: DOCKER_HOST, else the local engine"
   default     = ""
 }
-variable "port" {
-  description = "the proxy's port, published in host mode on the manager node"
-  type        = number
-  default     = 8000
-}
-variable "project" {
-  description = "the stack name"
-  default     = "zdplay-demo"
-}
 variable "db_constraint" {
   description = "the placement constraint that keeps the db (and its volume) on one node"
   default     = "node.role == manager"
-}
-variable "health_timeout" {
-  description = "the app's health check start_period: how long a new task may take to turn healthy"
-  default     = "60s"
 }
 
 locals {

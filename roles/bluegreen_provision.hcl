@@ -12,29 +12,12 @@ task "compose_check" "images and daemon" {
   project = var.project
 }
 
-# The live colour (and the db, its dependency) first, healthy; then the
-# proxy, with what it reads before it starts (nginx's conf dir; HAProxy's
-# haproxy.cfg and its runtime API's socket dir), serving nothing until the
-# switch puts the live colour in.
+# The live colour (and the db, its dependency) first; the switch waits
+# until it is healthy, then starts the proxy on it (bluegreen_switch).
 task "compose_up" "live colour" {
   file     = local.compose
   project  = var.project
   services = local.services[local.live]
-}
-include "healthy" {
-  vars = { waiting_for = local.services[local.live] }
-}
-task "proxy" "setup" {
-  proxy     = var.proxy
-  action    = "setup"
-  dir       = local.dir
-  templates = "../templates"
-  project   = var.project
-}
-task "compose_up" "proxy" {
-  file     = local.compose
-  project  = var.project
-  services = ["proxy"]
 }
 
 include "bluegreen_switch" {

@@ -25,13 +25,21 @@ include "healthy" {
 }
 
 # HAProxy's haproxy.cfg (slots for both colours, no replica named): reloaded
-# seamlessly only when it changed; nginx's conf directory.
+# seamlessly only when it changed; nginx's conf directory. Then the proxy,
+# which reads them when it starts (HAProxy's runtime API's socket dir too),
+# serving nothing until the switch puts a colour in: started by the first
+# switch (provision's), and again should it have died.
 task "proxy" "setup" {
   proxy     = var.proxy
   action    = "setup"
   dir       = local.dir
   templates = "../templates"
   project   = var.project
+}
+task "compose_up" "proxy" {
+  file     = local.compose
+  project  = var.project
+  services = ["proxy"]
 }
 
 # The replicas of every colour that exists (and of `to`) that run, with

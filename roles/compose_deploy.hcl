@@ -1,12 +1,25 @@
 # compose_deploy: bring a user's compose app to its release with its
-# replica count, from whatever state it is in, as app.hcl's deploy does:
-# the other services come up (and are recreated only when their own
-# definition changed), a migration runs once in a container of the new
-# release before anything is drained, and the rollout does the rest.
-tags = ["provision", "upgrade"]
+# replica count, from whatever state it is in: the other services come up
+# (and are recreated only when their own definition changed), a migration
+# runs once in a container of the new release before anything is drained,
+# and the rollout does the rest. With -t rollback the release is the one
+# before the last upgrade that changed it (DIR/previous-release), with no
+# migration, and a second rollback changes nothing.
+tags = ["provision", "upgrade", "rollback"]
+
+vars = {
+  rolling_back = contains(run.tags, "rollback")
+  target       = fileexists(local.previous_release) ? trimspace(file(local.previous_release)) : ""
+}
 
 task "lock" "project" {
   path = local.lock
+}
+
+task "assert" "a release to roll back to" {
+  when     = local.rolling_back
+  that     = [local.target != ""]
+  fail_msg = "nothing to roll back to: ${local.previous_release} does not exist; an upgrade that changes the release records the one before it there"
 }
 
 task "proxy" "setup" {
@@ -21,22 +34,19 @@ task "proxy" "setup" {
 # The file's values for what -e leaves unset; refuses a service that cannot
 # be replicated (container_name) before anything changes.
 task "compose_app" "app" {
-  compose           = var.compose
-  service           = var.service
-  project           = local.project
-  replicas          = var.replicas
-  version           = var.version
-  app_port          = var.app_port
-  parallelism       = var.parallelism
-  order             = var.order
-  update_delay      = var.delay
-  monitor           = var.monitor
-  failure_action    = var.failure_action
-  max_failure_ratio = var.max_failure_ratio
-  env               = local.env
-  register          = "app"
+  compose       = var.compose
+  service       = var.service
+  project       = local.project
+  replicas      = var.replicas
+  version       = local.rolling_back ? local.target : var.version
+  app_port      = var.app_port
+  update_config = { parallelism = var.parallelism, order = var.order, delay = var.delay, monitor = var.monitor, failure_action = var.failure_action, max_failure_ratio = var.max_failure_ratio }
+  env           = local.env
+  register      = "app"
 }
 
+# The stack at the release, checked before anything is drained: its images
+# are present, the file is valid, the daemon answers.
 task "compose_render" "stack" {
   compose       = var.compose
   service       = var.service
@@ -52,7 +62,6 @@ task "compose_render" "stack" {
   migrate       = var.migrate
   env           = local.env
 }
-
 task "compose_check" "images and daemon" {
   file    = local.compose
   project = local.project
@@ -67,14 +76,14 @@ task "compose_up" "other services" {
 
 # Once per release: when a replica is not at it yet.
 task "compose_outdated" "release pending" {
-  when     = length(var.migrate) > 0
+  when     = length(var.migrate) > 0 && !local.rolling_back
   file     = local.compose
   project  = local.project
   services = app.outputs.services
   register = "pending"
 }
 task "compose_run" "migrate" {
-  when    = length(var.migrate) > 0 && pending.changed
+  when    = length(var.migrate) > 0 && !local.rolling_back && pending.changed
   file    = local.compose
   project = local.project
   service = "${var.service}_migrate"
@@ -82,24 +91,23 @@ task "compose_run" "migrate" {
 
 include "rollout" {
   vars = {
-    stack             = local.stack
-    rolling_to        = app.outputs.version
-    fallback          = local.previous != "" ? local.previous : app.outputs.version
-    parallelism       = app.outputs.parallelism
-    order             = app.outputs.order
-    delay             = app.outputs.delay
-    monitor           = app.outputs.monitor
-    failure_action    = app.outputs.failure_action
-    max_failure_ratio = app.outputs.max_failure_ratio
-    services          = app.outputs.services
-    app_port          = app.outputs.app_port
-    health_path       = var.health_path
-    compose           = var.compose
-    service           = var.service
-    migrate           = var.migrate
+    stack    = local.stack
+    app      = app.outputs
+    fallback = local.previous != "" ? local.previous : app.outputs.version
   }
 }
 
-include "record_release" {
-  vars = { now_at = app.outputs.version, previous = local.previous != "" ? local.previous : app.outputs.version }
+# The release every replica now runs, and, when this upgrade changed it,
+# the one before (what -t rollback returns to), written first, so that a
+# run interrupted in between records it again when resumed.
+task "template" "record previous release" {
+  when = local.previous != "" && local.previous != app.outputs.version && !local.rolling_back
+  src  = "../templates/release.tmpl"
+  dest = local.previous_release
+  vars = { version = local.previous }
+}
+task "template" "record release" {
+  src  = "../templates/release.tmpl"
+  dest = local.release
+  vars = { version = app.outputs.version }
 }

@@ -16,10 +16,25 @@ func (ex *executor) preflight() hcl.Diagnostics {
 	seen := map[*Include]bool{}
 	for _, name := range sortedKeys(ex.pb.Roles) {
 		r := ex.pb.Roles[name]
-		if r.Vars != nil || included[name] {
-			continue // their locals are known only when the role starts
+		if included[name] {
+			continue // checked where included, when the include's vars are known
 		}
-		diags = append(diags, ex.preflightRole(r, frame{locals: ex.locals, roleDir: r.Dir}, seen)...)
+		f := frame{locals: ex.locals, roleDir: r.Dir}
+		if r.Vars != nil {
+			// Vars that use only values known before the run are
+			// evaluated now, for the check; the run evaluates them again
+			// when the role starts (a file they read may have changed),
+			// and reports there what fails here.
+			if !staticExprs(r.Vars) {
+				continue
+			}
+			locals, err := ex.withVars(ex.locals, r.Vars, f)
+			if err != nil {
+				continue
+			}
+			f.locals = locals
+		}
+		diags = append(diags, ex.preflightRole(r, f, seen)...)
 	}
 	return diags
 }
