@@ -47,12 +47,12 @@ import (
 //	  register = "app"
 //	}
 type ComposeApp struct {
-	Compose         string  `hcl:"compose"`
-	Service         string  `hcl:"service"`
-	Project         string  `hcl:"project,optional"`
-	Replicas        int     `hcl:"replicas,optional"`
-	Version         string  `hcl:"version,optional"`
-	AppPort         int     `hcl:"app_port,optional"`
+	Compose  string `hcl:"compose"`
+	Service  string `hcl:"service"`
+	Project  string `hcl:"project,optional"`
+	Replicas int    `hcl:"replicas,optional"`
+	Version  string `hcl:"version,optional"`
+	AppPort  int    `hcl:"app_port,optional"`
 	// UpdateConfig overrides the file's deploy.update_config, key by key:
 	// a key unset (0, "" or, for max_failure_ratio, negative) takes the
 	// file's value.
