@@ -20,8 +20,8 @@ task "compose_outdated" "as recorded" {
   register = "stale"
 }
 task "assert" "as recorded" {
-  that     = [!stale.changed]
-  fail_msg = "${local.idle} does not run its recorded release ${local.idle_release} (${stale.msg}): not switched, ${local.live} (${local.live_release}) stays live"
+  that     = [length(stale.outputs.outdated) == 0]
+  fail_msg = "${local.idle} does not run its recorded release ${local.idle_release} (${join("; ", stale.outputs.reasons)}): not switched, ${local.live} (${local.live_release}) stays live"
 }
 
 include "bluegreen_switch" {

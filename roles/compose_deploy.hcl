@@ -83,7 +83,7 @@ task "compose_outdated" "release pending" {
   register = "pending"
 }
 task "compose_run" "migrate" {
-  when    = length(var.migrate) > 0 && !local.rolling_back && pending.changed
+  when    = length(try(pending.outputs.outdated, [])) > 0 # [] when skipped
   file    = local.compose
   project = local.project
   service = "${var.service}_migrate"

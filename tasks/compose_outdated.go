@@ -5,20 +5,25 @@ import (
 	"strings"
 )
 
-// ComposeOutdated tells whether a service must be recreated to match the
-// compose file, and changes nothing: Changed is true when the service has no
-// running container, when its container's config hash differs from the
-// file's (image tag, environment, command... changed), or when its image tag
-// now names another image (rebuilt). Msg says which. Check and Apply do the
-// same, so `when` works in --check runs too.
+// ComposeOutdated tells which services must be recreated to match the
+// compose file, and changes nothing (never changed): a service is outdated
+// when it has no running container, when its container's config hash
+// differs from the file's (image tag, environment, command... changed), or
+// when its image tag now names another image (rebuilt). It answers as typed
+// outputs (NAME.outputs.KEY):
+//
+//	outdated  the outdated services' names, in order ([] when none)
+//	reasons   for each of them, "SERVICE outdated: why"
+//
+// Check and Apply do the same, so `when` works in --check runs too.
 //
 //	task "compose_outdated" "is app_1 outdated" {
 //	  file     = "../compose.yaml"
 //	  project  = var.project
-//	  service  = "app_1"          # or services = ["app_1", "app_2"]: changed
-//	  register = "app_1_outdated" # when any of them is outdated
+//	  service  = "app_1"          # or services = ["app_1", "app_2"]
+//	  register = "app_1_outdated"
 //	}
-//	# later: when = app_1_outdated.changed
+//	# later: when = length(app_1_outdated.outputs.outdated) > 0
 type ComposeOutdated struct {
 	File     string   `hcl:"file"`
 	Project  string   `hcl:"project"`
@@ -42,16 +47,18 @@ func (t *ComposeOutdated) Apply(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	var outdated, current []string
+	outdated, reasons, current := []string{}, []string{}, []string{}
 	for _, s := range states {
 		if s.outdated {
-			outdated = append(outdated, s.name+" outdated: "+s.why)
+			outdated = append(outdated, s.name)
+			reasons = append(reasons, s.name+" outdated: "+s.why)
 		} else {
 			current = append(current, s.name+" "+s.why)
 		}
 	}
-	if len(outdated) > 0 {
-		return Result{Changed: true, Msg: strings.Join(outdated, "; ")}, nil
+	msg := strings.Join(current, "; ")
+	if len(reasons) > 0 {
+		msg = strings.Join(reasons, "; ")
 	}
-	return Result{Msg: strings.Join(current, "; ")}, nil
+	return Result{Msg: msg, Outputs: map[string]any{"outdated": outdated, "reasons": reasons}}, nil
 }
