@@ -33,8 +33,8 @@
 # deployment is refused at once, naming the run that holds it.
 
 # The deployment's variables (version, replicas per colour, port, project,
-# dir, health_timeout, proxy_image), the proxy's (proxy, haproxy_image,
-# slots) and the demo app's, with this playbook's defaults.
+# dir, health_timeout, proxy_image), the proxy's (proxy, haproxy_image)
+# and the demo app's, with this playbook's defaults.
 import = ["deployment.vars.hcl", "proxy.vars.hcl", "demo.vars.hcl"]
 
 defaults = {
@@ -61,7 +61,7 @@ locals {
   lock      = "${local.dir}/.zdplay.lock"
   live_file = "${local.dir}/live-colour"
   # HAProxy's backend holds both colours: templates/haproxy.cfg.tmpl's slots.
-  slots        = max(var.slots, 2 * var.replicas)
+  slots        = 2 * var.replicas
   colour_names = ["blue", "green"]
   # The compose services of each colour.
   services = { for c in local.colour_names : c => [for i in range(var.replicas) : "${c}_${i + 1}"] }

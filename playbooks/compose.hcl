@@ -35,6 +35,12 @@ variable "migrate" {
   default     = []
 }
 
+variable "slots" {
+  description = "with -e proxy=haproxy: the backend's server slots, the most replicas (surge included) it can hold without a reload"
+  type        = number
+  default     = 16
+}
+
 locals {
   project = var.project != "" ? var.project : regex_replace(lower(basename(dirname(abspath(var.compose)))), "[^a-z0-9_-]", "")
   dir     = abspath(var.dir != "" ? var.dir : ".zdplay/${local.project}")

@@ -1,4 +1,5 @@
-# The proxy choice, imported by compose.hcl (so app.hcl) and bluegreen.hcl.
+# The proxy choice, imported by compose.hcl (so app.hcl) and bluegreen.hcl
+# (whose HAProxy backend has a slot for each replica of both colours).
 # Not a playbook: it holds variable blocks only.
 
 variable "proxy" {
@@ -8,9 +9,4 @@ variable "proxy" {
 variable "haproxy_image" {
   description = "haproxy image, with -e proxy=haproxy (make images builds it from Debian's package)"
   default     = "zdplay-demo/haproxy:local"
-}
-variable "slots" {
-  description = "with -e proxy=haproxy: the backend's server slots, the most replicas (surge included) it can hold without a reload"
-  type        = number
-  default     = 16
 }
