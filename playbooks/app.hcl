@@ -2,8 +2,7 @@
 # (demo.compose.yaml): one compose service per replica (app_1..app_N)
 # behind an nginx proxy on 127.0.0.1:PORT, with a redis db. Every variable
 # of compose.hcl works here, with the demo's defaults below (the file gives
-# version 0.0.1 and no replica count: 2); demo.vars.hcl adds the demo's
-# image and limits.
+# version 0.0.1); demo.vars.hcl adds the demo's image and limits.
 #
 #   zdplay run playbooks/app.hcl -t provision
 #   zdplay run playbooks/app.hcl -t upgrade -e version=0.0.2
@@ -21,6 +20,7 @@ defaults = {
   health_path = "/ping"
   proxy       = "nginx"
   project     = "zdplay-demo"
+  replicas    = 2
 }
 
 locals {
