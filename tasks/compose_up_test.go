@@ -214,8 +214,13 @@ func TestComposeUpOutdatedRecreateExec(t *testing.T) {
 		ids[s] = dkContainer(t, env, project, s).ID
 	}
 
+	// compose_outdated is never changed: it answers outputs.outdated.
+	isOutdated := func(res Result) bool {
+		names, _ := res.Outputs["outdated"].([]string)
+		return !res.Changed && len(names) == 1 && names[0] == "app_1"
+	}
 	outdated := &ComposeOutdated{File: "compose.yaml", Project: project, Service: "app_1"}
-	if res := dkRun(t, env, outdated, true); res.Changed {
+	if res := dkRun(t, env, outdated, true); res.Changed || isOutdated(res) {
 		t.Fatalf("outdated right after up: %+v", res)
 	}
 	v2 := []byte(strings.Replace(dkStack, "app_1:\n    image: zdplay-test/tiny:1", "app_1:\n    image: zdplay-test/tiny:2", 1))
@@ -225,7 +230,7 @@ func TestComposeUpOutdatedRecreateExec(t *testing.T) {
 	checkEnv := &Env{BaseDir: env.BaseDir, Shared: &Shared{}}
 	defer checkEnv.Shared.Close()
 	checkEnv.Shared.Stage(file, v2)
-	if res := dkRun(t, checkEnv, outdated, false); !res.Changed || !strings.Contains(res.Msg, "zdplay-test/tiny:2") {
+	if res := dkRun(t, checkEnv, outdated, false); !isOutdated(res) || !strings.Contains(res.Msg, "zdplay-test/tiny:2") {
 		t.Fatalf("outdated with a staged file: %+v", res)
 	}
 	if res := dkRun(t, checkEnv, &ComposeUp{File: "compose.yaml", Project: project}, false); !res.Changed || !strings.Contains(res.Msg, "app_1: image") {
@@ -238,11 +243,11 @@ func TestComposeUpOutdatedRecreateExec(t *testing.T) {
 	}
 	for _, apply := range []bool{false, true} {
 		res := dkRun(t, env, outdated, apply)
-		if !res.Changed || !strings.Contains(res.Msg, "image zdplay-test/tiny:1 -> zdplay-test/tiny:2") {
+		if !isOutdated(res) || !strings.Contains(res.Outputs["reasons"].([]string)[0], "image zdplay-test/tiny:1 -> zdplay-test/tiny:2") {
 			t.Fatalf("outdated after the tag change (apply=%v): %+v", apply, res)
 		}
 	}
-	if res := dkRun(t, env, &ComposeOutdated{File: "compose.yaml", Project: project, Service: "app_2"}, true); res.Changed {
+	if res := dkRun(t, env, &ComposeOutdated{File: "compose.yaml", Project: project, Service: "app_2"}, true); res.Changed || len(res.Outputs["outdated"].([]string)) != 0 {
 		t.Fatalf("app_2 outdated: %+v", res)
 	}
 
