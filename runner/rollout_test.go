@@ -406,8 +406,6 @@ func compact(lines []string) []string {
 	return out
 }
 
-// In --check nothing changes, so every observation says the same: the
-// rollout still ends, each replica considered once, and changes nothing.
 // update_config takes Compose's names only; a key of another name is an
 // error (exit 2) naming the ones it takes.
 func TestRolloutUpdateConfigKeys(t *testing.T) {
@@ -431,6 +429,8 @@ func TestRolloutUpdateConfigKeys(t *testing.T) {
 	}
 }
 
+// In --check nothing changes, so every observation says the same: the
+// rollout still ends, each replica considered once, and changes nothing.
 func TestRolloutCheckModeEnds(t *testing.T) {
 	pb := loadRolloutPlaybook(t)
 	world = &fakeWorld{release: map[string]string{"app_1": "v1", "app_2": "v1"}, dead: map[string]bool{"app_2": true}}
