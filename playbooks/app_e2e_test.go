@@ -522,6 +522,7 @@ func TestBadInputFailsBeforeDraining(t *testing.T) {
 		{"image not present", []string{"version=9.9.9"}, nil, "zdplay-demo/app:9.9.9"},
 		{"invalid compose YAML", []string{"version=0.0.2", "app_memory=1m\n  bogus: [unclosed"}, nil, "does not load"},
 		{"unreachable daemon", []string{"version=0.0.2"}, map[string]string{"DOCKER_HOST": "unix:///nonexistent/docker.sock"}, "dockerd"},
+		{"invalid strategy", []string{"version=0.0.2", "order=sideways"}, nil, `order is "sideways"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/zdplay/zdplay/internal/docker"
+	"github.com/zdplay/zdplay/internal/rollout"
 )
 
 // ComposeApp reads a user's compose file and changes nothing: it checks that
@@ -156,12 +157,24 @@ func (t *ComposeApp) updateConfig(file *types.UpdateConfig) (map[string]any, err
 		}
 		return time.Duration(d).String()
 	}
+	s := rollout.Strategy{
+		Parallelism:     firstPositive(parallelism, fileParallelism, 1),
+		Order:           rollout.Order(cmp.Or(set["order"], file.Order, "stop-first")),
+		FailureAction:   rollout.Action(cmp.Or(set["failure_action"], file.FailureAction, "rollback")),
+		MaxFailureRatio: ratio,
+	}
+	// Checked here, before anything changes (compose_app is validated
+	// before the run), rather than by the rollout once the stack is up.
+	// delay and monitor are the rollout's to parse.
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("update_config: %w", err)
+	}
 	return map[string]any{
-		"parallelism":       firstPositive(parallelism, fileParallelism, 1),
-		"order":             cmp.Or(set["order"], file.Order, "stop-first"),
+		"parallelism":       s.Parallelism,
+		"order":             string(s.Order),
 		"delay":             cmp.Or(set["delay"], duration(file.Delay), "0s"),
 		"monitor":           cmp.Or(set["monitor"], duration(file.Monitor), "0s"),
-		"failure_action":    cmp.Or(set["failure_action"], file.FailureAction, "rollback"),
+		"failure_action":    string(s.FailureAction),
 		"max_failure_ratio": ratio,
 	}, nil
 }

@@ -59,7 +59,8 @@ func TestComposeAppServices(t *testing.T) {
 }
 
 // update_config: each key set wins, else the file's deploy.update_config,
-// else the default; a key of another name is refused.
+// else the default; a key of another name, or a value the rollout would
+// refuse, is refused.
 func TestComposeAppUpdateConfig(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "compose.yaml")
 	src := "services:\n  web:\n    image: shop:1\n    expose: [\"8080\"]\n    deploy:\n      update_config:\n        parallelism: 2\n        order: start-first\n        delay: 1s\n        max_failure_ratio: 0.5\n"
@@ -75,8 +76,18 @@ func TestComposeAppUpdateConfig(t *testing.T) {
 	if got := res.Outputs["update_config"]; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("update_config = %v, want %v", got, want)
 	}
-	_, err = (&ComposeApp{Compose: file, Service: "web", UpdateConfig: map[string]string{"ordr": "x"}}).Apply(context.Background(), nil)
-	if err == nil || !strings.Contains(err.Error(), `update_config has no key "ordr"; its keys are parallelism, order`) {
-		t.Errorf("err = %v, want the unknown key named", err)
+	for set, want := range map[string]string{
+		"ordr=x":                `update_config has no key "ordr"; its keys are parallelism, order`,
+		"order=sideways":        `order is "sideways": it must be "stop-first" or "start-first"`,
+		"failure_action=undo":   `failure_action is "undo"`,
+		"max_failure_ratio=1.5": `max_failure_ratio is 1.5: it must be from 0 to 1`,
+		"parallelism=two":       `update_config.parallelism: "two" is not a whole number`,
+	} {
+		k, v, _ := strings.Cut(set, "=")
+		// Validate is what runs before the run: the refusal is exit 2.
+		err := (&ComposeApp{Compose: file, Service: "web", UpdateConfig: map[string]string{k: v}}).Validate(nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", set, err, want)
+		}
 	}
 }
