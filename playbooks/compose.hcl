@@ -55,7 +55,7 @@ locals {
   # Values for the compose file's ${NAME} interpolation, over the
   # environment and .env: none here; app.hcl sets the demo's.
   env = {}
-  # The deployment as compose_render and roles/rollout.hcl take it.
+  # The deployment as roles/rollout.hcl takes it (param "stack").
   stack = merge(var, { project = local.project, dir = local.dir, compose = local.compose, source = var.compose, env = local.env })
 }
 
