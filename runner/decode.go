@@ -77,8 +77,10 @@ func decodePlay(b *hcl.Block) (*Play, hcl.Diagnostics) {
 	return p, diags
 }
 
-func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range) (*Role, hcl.Diagnostics) {
+func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range, inherited taskDefaults) (*Role, hcl.Diagnostics) {
 	content, diags := body.Content(roleSchema)
+	defs, own, d := inherited.within(content.Blocks)
+	diags = append(diags, d...)
 	dir, err := filepath.Abs(baseDir)
 	if err != nil {
 		dir = baseDir
@@ -105,18 +107,19 @@ func decodeRole(name string, body hcl.Body, baseDir string, declRange hcl.Range)
 					continue
 				}
 				h.Handler = true
+				defs.apply(h)
 				r.Handlers = append(r.Handlers, h)
 			}
 		}
 	}
-	steps, d := decodeSteps(content.Blocks, baseDir)
+	steps, d := decodeStepsWith(content.Blocks, baseDir, defs)
 	r.Steps = steps
 	walkTasks(append(slices.Clone(r.Steps), handlerSteps(r.Handlers)...), func(t *TaskDecl) {
 		if t.Register != "" {
 			r.registers[t.Register] = true
 		}
 	})
-	return r, append(diags, d...)
+	return r, append(append(diags, d...), own.unused()...)
 }
 
 func handlerSteps(hs []*TaskDecl) []Step {
@@ -127,7 +130,15 @@ func handlerSteps(hs []*TaskDecl) []Step {
 	return out
 }
 
-func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {
+// decodeSteps decodes a body's steps under the task defaults of the bodies
+// around it and its own.
+func decodeSteps(blocks hcl.Blocks, baseDir string, inherited taskDefaults) ([]Step, hcl.Diagnostics) {
+	defs, own, diags := inherited.within(blocks)
+	steps, d := decodeStepsWith(blocks, baseDir, defs)
+	return steps, append(append(diags, d...), own.unused()...)
+}
+
+func decodeStepsWith(blocks hcl.Blocks, baseDir string, defs taskDefaults) ([]Step, hcl.Diagnostics) {
 	var steps []Step
 	var diags hcl.Diagnostics
 	names := map[string]*TaskDecl{} // the tasks of this body, by kind and name
@@ -145,14 +156,15 @@ func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {
 					continue
 				}
 				names[key] = t
+				defs.apply(t)
 				steps = append(steps, t)
 			}
 		case blockBlock, blockSerial:
-			g, d := decodeGroup(b, baseDir)
+			g, d := decodeGroup(b, baseDir, defs)
 			diags = append(diags, d...)
 			steps = append(steps, g)
 		case blockRollout:
-			g, d := decodeRollout(b, baseDir)
+			g, d := decodeRollout(b, baseDir, defs)
 			diags = append(diags, d...)
 			steps = append(steps, g)
 		case blockInclude:
@@ -166,7 +178,7 @@ func decodeSteps(blocks hcl.Blocks, baseDir string) ([]Step, hcl.Diagnostics) {
 	return steps, diags
 }
 
-func decodeGroup(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
+func decodeGroup(b *hcl.Block, baseDir string, defs taskDefaults) (*Group, hcl.Diagnostics) {
 	content, diags := b.Body.Content(groupSchema)
 	tags, d := attrTags(content)
 	diags = append(diags, d...)
@@ -202,17 +214,19 @@ func decodeGroup(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 			Subject:  b.DefRange.Ptr(),
 		})
 	}
-	steps, d := decodeSteps(content.Blocks, baseDir)
+	defs, own, d := defs.within(content.Blocks) // a rescue inherits its block's
+	diags = append(diags, d...)
+	steps, d := decodeStepsWith(content.Blocks, baseDir, defs)
 	diags = append(diags, d...)
 	g.Steps = steps
 	for _, rb := range content.Blocks.OfType(blockRescue) {
 		rc, d := rb.Body.Content(rescueSchema)
 		diags = append(diags, d...)
-		steps, d := decodeSteps(rc.Blocks, baseDir)
+		steps, d := decodeSteps(rc.Blocks, baseDir, defs)
 		diags = append(diags, d...)
 		g.Rescue = append(g.Rescue, steps...)
 	}
-	return g, diags
+	return g, append(diags, own.unused()...)
 }
 
 func decodeTask(b *hcl.Block, baseDir string) (*TaskDecl, hcl.Diagnostics) {

@@ -58,7 +58,7 @@ func (pb *Playbook) loadRole(name string, subject hcl.Range) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	r, d := decodeRole(name, f.Body, filepath.Dir(path), hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos})
+	r, d := decodeRole(name, f.Body, filepath.Dir(path), hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}, nil)
 	pb.Roles[name] = r
 	return append(diags, d...)
 }

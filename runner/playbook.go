@@ -68,6 +68,8 @@ func LoadWith(file string, opts LoadOptions) (*Playbook, hcl.Diagnostics) {
 // refuse a cycle.
 func (pb *Playbook) decode(f *hcl.File, chain []string) hcl.Diagnostics {
 	content, diags := f.Body.Content(fileSchema)
+	defs, own, d := taskDefaults(nil).within(content.Blocks) // for the role blocks here
+	diags = append(diags, d...)
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case blockVariable:
@@ -104,7 +106,7 @@ func (pb *Playbook) decode(f *hcl.File, chain []string) hcl.Diagnostics {
 				diags = append(diags, duplicate("role", quote(name), prev.DeclRange, b.DefRange))
 				continue
 			}
-			r, d := decodeRole(name, b.Body, pb.Dir, b.DefRange)
+			r, d := decodeRole(name, b.Body, pb.Dir, b.DefRange, defs)
 			diags = append(diags, d...)
 			pb.Roles[name] = r
 		}
@@ -118,7 +120,7 @@ func (pb *Playbook) decode(f *hcl.File, chain []string) hcl.Diagnostics {
 			Subject: a.NameRange.Ptr(),
 		})
 	}
-	return diags
+	return append(diags, own.unused()...)
 }
 
 // Files returns the parsed sources, for printing diagnostics with snippets.

@@ -48,6 +48,7 @@ var rolloutSchema = func() *hcl.BodySchema {
 	for _, p := range rolloutPhases {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: p})
 	}
+	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: blockTaskDefaults})
 	return s
 }()
 
@@ -59,8 +60,10 @@ type Rollout struct {
 	Phases map[string][]Step
 }
 
-func decodeRollout(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
+func decodeRollout(b *hcl.Block, baseDir string, inherited taskDefaults) (*Group, hcl.Diagnostics) {
 	content, diags := b.Body.Content(rolloutSchema)
+	defs, own, d := inherited.within(content.Blocks) // for every phase
+	diags = append(diags, d...)
 	g := &Group{Kind: blockRollout, Name: b.Labels[0], DeclRange: b.DefRange,
 		Rollout: &Rollout{Attrs: map[string]hcl.Expression{}, Phases: map[string][]Step{}}}
 	tags, d := attrTags(content)
@@ -72,6 +75,9 @@ func decodeRollout(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 	}
 	seen := map[string]hcl.Range{}
 	for _, pb := range content.Blocks {
+		if pb.Type == blockTaskDefaults {
+			continue
+		}
 		if first, dup := seen[pb.Type]; dup {
 			diags = append(diags, duplicate(pb.Type+" block of rollout", g.Name, first, pb.DefRange))
 			continue
@@ -79,7 +85,7 @@ func decodeRollout(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 		seen[pb.Type] = pb.DefRange
 		pc, d := pb.Body.Content(rescueSchema)
 		diags = append(diags, d...)
-		steps, d := decodeSteps(pc.Blocks, baseDir)
+		steps, d := decodeSteps(pc.Blocks, baseDir, defs)
 		diags = append(diags, d...)
 		g.Rollout.Phases[pb.Type] = steps
 	}
@@ -96,5 +102,5 @@ func decodeRollout(b *hcl.Block, baseDir string) (*Group, hcl.Diagnostics) {
 	for _, p := range rolloutPhases {
 		g.Steps = append(g.Steps, g.Rollout.Phases[p]...)
 	}
-	return g, diags
+	return g, append(diags, own.unused()...)
 }

@@ -29,6 +29,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: blockLocals},
 		{Type: blockPlay, LabelNames: []string{"name"}},
 		{Type: blockRole, LabelNames: []string{"name"}},
+		{Type: blockTaskDefaults},
 	},
 }
 
@@ -54,6 +55,7 @@ func stepsSchema(extraAttrs ...string) *hcl.BodySchema {
 			{Type: blockSerial, LabelNames: []string{"name"}},
 			{Type: blockInclude, LabelNames: []string{"role"}},
 			{Type: blockRollout, LabelNames: []string{"name"}},
+			{Type: blockTaskDefaults},
 		},
 	}
 	for _, a := range extraAttrs {
