@@ -36,7 +36,29 @@ func (ex *executor) preflight() hcl.Diagnostics {
 		}
 		diags = append(diags, ex.preflightRole(r, f, seen)...)
 	}
-	return diags
+	return distinctDiags(diags)
+}
+
+// distinctDiags drops the repeats of a diagnostic: a role included in
+// several places with the same values fails the same way in each.
+func distinctDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	type key struct {
+		summary, detail string
+		subject         hcl.Range
+	}
+	seen := map[key]bool{}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		k := key{summary: d.Summary, detail: d.Detail}
+		if d.Subject != nil {
+			k.subject = *d.Subject
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // preflightRole checks a role's tasks, handlers, groups and includes in
