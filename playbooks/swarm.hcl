@@ -47,6 +47,13 @@ locals {
   app     = "${var.project}_app"
 }
 
+# Every task here talks to the manager at docker_host; the stack ones name
+# the stack.
+task_defaults {
+  docker_host = var.docker_host
+  stack       = var.project
+}
+
 play "swarm" {
   roles = ["stack", "stack_rollback", "stack_teardown"]
 }
@@ -75,25 +82,20 @@ role "stack" {
   }
 
   task "swarm_deploy" "stack" {
-    file        = local.stack
-    stack       = var.project
-    docker_host = var.docker_host
+    file = local.stack
   }
 
   task "swarm_wait" "db" {
-    service     = "${var.project}_db"
-    docker_host = var.docker_host
+    service = "${var.project}_db"
   }
 
   task "swarm_wait" "app" {
-    service     = local.app
-    image       = "${var.image}:${var.version}"
-    docker_host = var.docker_host
+    service = local.app
+    image   = "${var.image}:${var.version}"
   }
 
   task "swarm_wait" "proxy" {
-    service     = "${var.project}_proxy"
-    docker_host = var.docker_host
+    service = "${var.project}_proxy"
   }
 }
 
@@ -109,13 +111,11 @@ role "stack_rollback" {
   }
 
   task "swarm_rollback" "app" {
-    service     = local.app
-    docker_host = var.docker_host
+    service = local.app
   }
 
   task "swarm_wait" "app" {
-    service     = local.app
-    docker_host = var.docker_host
+    service = local.app
   }
 }
 
@@ -125,10 +125,7 @@ role "stack_rollback" {
 role "stack_teardown" {
   tags = ["never", "teardown"]
 
-  task "swarm_remove" "stack" {
-    stack       = var.project
-    docker_host = var.docker_host
-  }
+  task "swarm_remove" "stack" {}
 
   task "file" "deploy dir" {
     path  = local.dir

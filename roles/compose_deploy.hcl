@@ -12,6 +12,16 @@ vars = {
   target       = fileexists(local.previous_release) ? trimspace(file(local.previous_release)) : ""
 }
 
+# What the tasks below all say: the stack file zdplay renders, its project,
+# and the user's compose file with its values.
+task_defaults {
+  file    = local.compose
+  project = local.project
+  compose = var.compose
+  proxy   = var.proxy
+  env     = local.env
+}
+
 task "lock" "project" {
   path = local.lock
 }
@@ -23,69 +33,51 @@ task "assert" "a release to roll back to" {
 }
 
 task "proxy" "setup" {
-  proxy       = var.proxy
   action      = "setup"
   dir         = local.dir
   templates   = "../templates"
-  project     = local.project
   health_path = var.health_path
 }
 
 # The file's values for what -e leaves unset; refuses a service that cannot
 # be replicated (container_name) before anything changes.
 task "compose_app" "app" {
-  compose       = var.compose
   service       = var.service
-  project       = local.project
   replicas      = var.replicas
   version       = local.rolling_back ? local.target : var.version
   app_port      = var.app_port
   update_config = { parallelism = var.parallelism, order = var.order, delay = var.delay, monitor = var.monitor, failure_action = var.failure_action, max_failure_ratio = var.max_failure_ratio }
-  env           = local.env
   register      = "app"
 }
 
 # The stack at the release, checked before anything is drained: its images
 # are present, the file is valid, the daemon answers.
 task "compose_render" "stack" {
-  compose       = var.compose
   service       = var.service
-  project       = local.project
   replicas      = app.outputs.services
   version       = app.outputs.version
   dest          = local.compose
   port          = var.port
-  proxy         = var.proxy
   proxy_image   = var.proxy_image
   haproxy_image = var.haproxy_image
   proxy_dir     = "${local.dir}/${var.proxy}"
   migrate       = var.migrate
-  env           = local.env
 }
-task "compose_check" "images and daemon" {
-  file    = local.compose
-  project = local.project
-}
+task "compose_check" "images and daemon" {}
 
 task "compose_up" "other services" {
   when     = length(app.outputs.others) > 0
-  file     = local.compose
-  project  = local.project
   services = app.outputs.others
 }
 
 # Once per release: when a replica is not at it yet.
 task "compose_outdated" "release pending" {
   when     = length(var.migrate) > 0 && !local.rolling_back
-  file     = local.compose
-  project  = local.project
   services = app.outputs.services
   register = "pending"
 }
 task "compose_run" "migrate" {
   when    = length(try(pending.outputs.outdated, [])) > 0 # [] when skipped
-  file    = local.compose
-  project = local.project
   service = "${var.service}_migrate"
 }
 

@@ -24,6 +24,22 @@ rollout "replicas" {
   fallback      = param.fallback
   update_config = param.app.update_config
 
+  # What the phases' tasks all say: the stack's files and project, the
+  # proxy, and the app's port and health path (compose_render's port is
+  # the proxy's own, set there).
+  task_defaults {
+    file        = param.stack.compose
+    project     = param.stack.project
+    proxy       = param.stack.proxy
+    dir         = param.stack.dir
+    templates   = "${path.role}/../templates"
+    vars        = param.stack
+    upstream    = rollout.upstream
+    port        = param.app.app_port
+    path        = param.stack.health_path
+    health_path = param.stack.health_path
+  }
+
   # Before every decision: the compose file at rollout.release with
   # rollout.services (a start-first surge among them), and where each
   # replica stands.
@@ -31,12 +47,10 @@ rollout "replicas" {
     task "compose_render" "compose file" {
       compose       = param.stack.source
       service       = param.stack.service
-      project       = param.stack.project
       replicas      = rollout.services
       version       = rollout.release
       dest          = param.stack.compose
       port          = param.stack.port
-      proxy         = param.stack.proxy
       proxy_image   = param.stack.proxy_image
       haproxy_image = param.stack.haproxy_image
       proxy_dir     = "${param.stack.dir}/${param.stack.proxy}"
@@ -44,11 +58,7 @@ rollout "replicas" {
       env           = param.stack.env
     }
     task "compose_replicas" "replicas" {
-      file     = param.stack.compose
-      project  = param.stack.project
       services = rollout.services
-      path     = param.stack.health_path
-      port     = param.app.app_port
     }
   }
 
@@ -58,20 +68,10 @@ rollout "replicas" {
   # reload) until their sessions are 0.
   drain {
     task "compose_up" "proxy" {
-      file     = param.stack.compose
-      project  = param.stack.project
       services = ["proxy"]
     }
     task "proxy" "drain" {
-      proxy       = param.stack.proxy
-      action      = "drain"
-      dir         = param.stack.dir
-      templates   = "${path.role}/../templates"
-      vars        = param.stack
-      project     = param.stack.project
-      upstream    = rollout.upstream
-      port        = param.app.app_port
-      health_path = param.stack.health_path
+      action = "drain"
     }
   }
 
@@ -80,8 +80,6 @@ rollout "replicas" {
   # change.
   replace {
     task "compose_recreate" "recreate" {
-      file     = param.stack.compose
-      project  = param.stack.project
       services = rollout.batch
       force    = rollout.force
     }
@@ -90,13 +88,9 @@ rollout "replicas" {
       parallel = true
 
       task "wait_healthy" "healthy" {
-        file    = param.stack.compose
-        project = param.stack.project
         service = each.value
         timeout = param.stack.health_timeout
         monitor = rollout.monitor
-        path    = param.stack.health_path
-        port    = param.app.app_port
       }
     }
   }
@@ -106,16 +100,8 @@ rollout "replicas" {
   # may have none to send to (a heal: every replica was down, or new).
   undrain {
     task "proxy" "undrain" {
-      proxy       = param.stack.proxy
-      action      = "undrain"
-      dir         = param.stack.dir
-      templates   = "${path.role}/../templates"
-      vars        = param.stack
-      project     = param.stack.project
-      upstream    = rollout.upstream
-      port        = param.app.app_port
-      health_path = param.stack.health_path
-      settle      = rollout.heal
+      action = "undrain"
+      settle = rollout.heal
     }
   }
 
@@ -123,8 +109,6 @@ rollout "replicas" {
   # count), once drained.
   retire {
     task "compose_remove" "retired" {
-      file    = param.stack.compose
-      project = param.stack.project
       orphans = true
     }
   }
