@@ -46,6 +46,13 @@ func testRollbackOnDemand(t *testing.T, proxy string) {
 	}
 	upgraded := d.containers()
 
+	// Rollback with upgrade asks for two releases: refused, nothing changed.
+	_, err = d.run("upgrade,rollback")
+	errtest.Says(t, err, "ask for one of them")
+	if now := d.containers(); fmt.Sprint(now) != fmt.Sprint(upgraded) {
+		t.Fatal("a refused -t upgrade,rollback changed containers")
+	}
+
 	report := d.underLoad(40, true, func() {
 		if recap := d.mustRun("rollback"); recap.Changed == 0 {
 			t.Fatalf("rollback changed nothing: %s", recap.Summary())

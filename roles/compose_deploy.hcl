@@ -26,6 +26,12 @@ task "lock" "project" {
   path = local.lock
 }
 
+# -t rollback,upgrade asks for two releases at once: refused, nothing changed.
+task "assert" "one direction" {
+  when     = local.rolling_back
+  that     = [!contains(run.tags, "provision") && !contains(run.tags, "upgrade")]
+  fail_msg = "-t ${join(",", run.tags)}: rollback returns to the release before the last upgrade, provision and upgrade go to -e version; ask for one of them"
+}
 task "assert" "a release to roll back to" {
   when     = local.rolling_back
   that     = [local.target != ""]
