@@ -80,9 +80,9 @@ type Group struct {
 	MaxFailureRatio hcl.Expression
 	Steps           []Step
 	Rescue          []Step
-	// Rollout is set on a rollout block (Kind blockRollout): its
+	// Phased is set on a construct's block (a rollout, a bluegreen): its
 	// attributes and phases; Steps then lists every phase's steps.
-	Rollout   *Rollout
+	Phased    *Phased
 	DeclRange hcl.Range
 }
 

@@ -163,8 +163,8 @@ func decodeStepsWith(blocks hcl.Blocks, baseDir string, defs taskDefaults) ([]St
 			g, d := decodeGroup(b, baseDir, defs)
 			diags = append(diags, d...)
 			steps = append(steps, g)
-		case blockRollout:
-			g, d := decodeRollout(b, baseDir, defs)
+		case blockRollout, blockBlueGreen:
+			g, d := decodeConstruct(constructs[b.Type], b, baseDir, defs)
 			diags = append(diags, d...)
 			steps = append(steps, g)
 		case blockInclude:

@@ -42,9 +42,10 @@ type frame struct {
 	// failure is what a rescue sees of the failure it handles (see
 	// itemFailures.value); cty.NilVal outside a rescue.
 	failure cty.Value
-	// rollout is rollout.* in the phases of a rollout block, and observed
-	// receives what its observe phase saw; cty.NilVal and nil elsewhere.
-	rollout  cty.Value
+	// phase is KIND.* in the phases of a construct's block (rollout.*,
+	// bluegreen.*), and observed receives what a compose_replicas task
+	// there saw; zero and nil elsewhere.
+	phase    phaseValue
 	observed *rollout.Observation
 	// label names the item of a task outside a loop in the recap (a
 	// rollout's batch); each's label wins.

@@ -37,8 +37,11 @@ func (ex *executor) runGroup(ctx context.Context, g *Group, f frame) error {
 	if !ex.anySelected(g.Steps, f.tags) {
 		return nil
 	}
-	if g.Rollout != nil {
+	switch g.Kind {
+	case blockRollout:
 		return ex.runRollout(ctx, g, f)
+	case blockBlueGreen:
+		return ex.runBlueGreen(ctx, g, f)
 	}
 	items, parallel, pause, ratio, err := ex.groupAttrs(g, ex.evalContext(f))
 	if err != nil {

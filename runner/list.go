@@ -48,10 +48,10 @@ func listSteps(w io.Writer, ex *executor, steps []Step, inherited []string, inde
 			if !ex.anySelected(s.Steps, tags) {
 				continue
 			}
-			if s.Rollout != nil {
-				fmt.Fprintf(w, "%srollout %q (its phases run when the engine decides: before every decision, per batch, at the end)\n", indent, s.Name)
-				for _, p := range rolloutPhases {
-					if steps := s.Rollout.Phases[p]; len(steps) > 0 {
+			if s.Phased != nil {
+				fmt.Fprintf(w, "%s%s %q (its phases run when the engine decides)\n", indent, s.Kind, s.Name)
+				for _, p := range s.Phased.construct.phases {
+					if steps := s.Phased.Phases[p]; len(steps) > 0 {
 						fmt.Fprintf(w, "%s  %s\n", indent, p)
 						listSteps(w, ex, steps, tags, indent+"    ")
 					}

@@ -147,7 +147,7 @@ func (ex *executor) preflightSteps(steps []Step, f frame, seen map[*Include]bool
 					add(e.fn())
 				}
 			}
-			if s.Rollout != nil && staticExprs(mapValues(s.Rollout.Attrs)...) {
+			if s.Kind == blockRollout && staticExprs(mapValues(s.Phased.Attrs)...) {
 				// A bad strategy (-e order=sideways) is invalid input:
 				// exit 2 before anything runs.
 				_, err := ex.evalRollout(s, f)

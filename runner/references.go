@@ -12,7 +12,7 @@ import (
 
 // reservedRoots are the names expressions start from; a registered result
 // may not take one of them.
-var reservedRoots = map[string]bool{"var": true, "local": true, "param": true, "each": true, "path": true, "failure": true, "rollout": true, "run": true}
+var reservedRoots = map[string]bool{"var": true, "local": true, "param": true, "each": true, "path": true, "failure": true, "rollout": true, "bluegreen": true, "run": true}
 
 // scopeNames is what an expression may refer to at some point of the tree.
 type scopeNames struct {
@@ -22,7 +22,7 @@ type scopeNames struct {
 	registered map[string]bool
 	inLoop     bool
 	inRescue   bool
-	inRollout  bool
+	in         *construct // whose phases these are: KIND.* exists
 	// module names the module whose steps these are ("": the playbook's
 	// scope); params are its params. elsewhere are the names other roles
 	// register, which a module does not see.
@@ -168,11 +168,11 @@ func (n scopeNames) checkSteps(steps []Step, handlers map[string]bool, handlerNa
 			diags = append(diags, n.checkRefs(s.Vars)...)
 		case *Group:
 			inner := n
-			if s.Rollout != nil {
-				for _, e := range s.Rollout.Attrs {
+			if s.Phased != nil {
+				for _, e := range s.Phased.Attrs {
 					diags = append(diags, n.checkRefs(e)...)
 				}
-				inner.inRollout = true
+				inner.in = s.Phased.construct
 			}
 			diags = append(diags, n.checkRefs(s.ForEach)...)
 			inner.inLoop = n.inLoop || s.ForEach != nil
@@ -271,11 +271,11 @@ func (n scopeNames) checkRefs(expr hcl.Expression) hcl.Diagnostics {
 			} else if attr != "" && !slices.Contains([]string{"task", "error", "tolerated", "failed", "items"}, attr) {
 				problem = fmt.Sprintf("failure has task, error, tolerated, failed and items, not %q.%s", attr, didYouMean(attr, []string{"task", "error", "tolerated", "failed", "items"}))
 			}
-		case root == "rollout":
-			if !n.inRollout {
-				problem = "rollout.* exists only inside the phases of a rollout block."
-			} else if attr != "" && !slices.Contains(rolloutValueAttrs, attr) {
-				problem = fmt.Sprintf("rollout has %s, not %q.%s", strings.Join(rolloutValueAttrs, ", "), attr, didYouMean(attr, rolloutValueAttrs))
+		case constructs[root] != nil:
+			if n.in == nil || n.in.kind != root {
+				problem = fmt.Sprintf("%s.* exists only inside the phases of a %s block.", root, root)
+			} else if attr != "" && !slices.Contains(n.in.values, attr) {
+				problem = fmt.Sprintf("%s has %s, not %q.%s", root, strings.Join(n.in.values, ", "), attr, didYouMean(attr, n.in.values))
 			}
 		case n.registered[root]:
 		case n.module != "" && n.elsewhere[root]:

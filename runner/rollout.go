@@ -30,7 +30,7 @@ type rolloutSpec struct {
 func (ex *executor) evalRollout(g *Group, f frame) (rolloutSpec, error) {
 	ctx := ex.evalContext(f)
 	s := rolloutSpec{strategy: rollout.Strategy{Parallelism: 1, Order: rollout.StopFirst, FailureAction: rollout.Rollback}}
-	a, err := withUpdateConfig(g.Rollout.Attrs, ctx)
+	a, err := withUpdateConfig(g.Phased.Attrs, ctx)
 	if err != nil {
 		return s, err
 	}
@@ -345,9 +345,9 @@ func (r *rolloutRun) finishFailed(ctx context.Context, msg string) error {
 func (r *rolloutRun) observe(ctx context.Context) (rollout.Observation, error) {
 	var obs rollout.Observation
 	f := r.f
-	f.rollout = r.value().cty()
+	f.phase = phaseValue{blockRollout, r.value().cty()}
 	f.observed = &obs
-	if err := r.ex.runSteps(ctx, r.g.Rollout.Phases[phaseObserve], f); err != nil {
+	if err := r.ex.runSteps(ctx, r.g.Phased.Phases[phaseObserve], f); err != nil {
 		return nil, err
 	}
 	if obs == nil {
@@ -360,9 +360,9 @@ func (r *rolloutRun) observe(ctx context.Context) (rollout.Observation, error) {
 // them with the batch (or the replicas being retired).
 func (r *rolloutRun) phase(ctx context.Context, name string, v rolloutValue) error {
 	f := r.f
-	f.rollout = v.cty()
+	f.phase = phaseValue{blockRollout, v.cty()}
 	f.label = strings.Join(append(slices.Clone(v.batch), v.retiring...), ", ")
-	return r.ex.runSteps(ctx, r.g.Rollout.Phases[name], f)
+	return r.ex.runSteps(ctx, r.g.Phased.Phases[name], f)
 }
 
 // value is rollout.* outside a batch.
@@ -444,15 +444,21 @@ type rolloutValue struct {
 
 var serverType = cty.Object(map[string]cty.Type{"name": cty.String, "address": cty.String, "down": cty.Bool})
 
-func (v rolloutValue) cty() cty.Value {
-	servers := make([]cty.Value, 0, len(v.upstream))
-	for _, s := range v.upstream {
+// upstreamValue is an upstream as the proxy kind takes it: a list of
+// { name, address, down }.
+func upstreamValue(upstream []rollout.Server) cty.Value {
+	servers := make([]cty.Value, 0, len(upstream))
+	for _, s := range upstream {
 		servers = append(servers, cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(s.Name), "address": cty.StringVal(s.Address), "down": cty.BoolVal(s.Down)}))
 	}
-	upstream := cty.ListValEmpty(serverType)
-	if len(servers) > 0 {
-		upstream = cty.ListVal(servers)
+	if len(servers) == 0 {
+		return cty.ListValEmpty(serverType)
 	}
+	return cty.ListVal(servers)
+}
+
+func (v rolloutValue) cty() cty.Value {
+	upstream := upstreamValue(v.upstream)
 	return cty.ObjectVal(map[string]cty.Value{
 		"release":  cty.StringVal(v.release),
 		"services": stringList(v.services),

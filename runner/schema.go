@@ -55,6 +55,7 @@ func stepsSchema(extraAttrs ...string) *hcl.BodySchema {
 			{Type: blockSerial, LabelNames: []string{"name"}},
 			{Type: blockInclude, LabelNames: []string{"role"}},
 			{Type: blockRollout, LabelNames: []string{"name"}},
+			{Type: blockBlueGreen, LabelNames: []string{"name"}},
 			{Type: blockTaskDefaults},
 		},
 	}

@@ -52,8 +52,8 @@ func (ex *executor) evalContext(f frame) *hcl.EvalContext {
 	if f.failure != cty.NilVal {
 		vars["failure"] = f.failure
 	}
-	if f.rollout != cty.NilVal {
-		vars["rollout"] = f.rollout
+	if f.phase.root != "" {
+		vars[f.phase.root] = f.phase.value
 	}
 	return &hcl.EvalContext{Variables: vars, Functions: functions}
 }
