@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/zclconf/go-cty/cty"
@@ -60,14 +59,11 @@ var blueGreenConstruct = &construct{
 
 // blueGreenRun is one execution of a bluegreen block.
 type blueGreenRun struct {
-	ex      *executor
-	g       *Group
-	f       frame
+	constructRun
 	action  string
 	release string
 	colours map[string][]string // colour -> its replicas' services
 	state   bluegreen.State
-	start   time.Time
 	changed bool     // a state file was (or, in --check, would be) written
 	did     []string // what it did, for its recap line
 }
@@ -85,19 +81,21 @@ type blueGreenRun struct {
 //	            its recorded release and is healthy
 //	retire      the idle colour drained and removed
 func (ex *executor) runBlueGreen(ctx context.Context, g *Group, f frame) error {
-	b := &blueGreenRun{ex: ex, g: g, f: f, start: time.Now()}
+	b := &blueGreenRun{constructRun: newConstructRun(ex, g, f)}
 	if err := b.eval(); err != nil {
 		return b.fail(err.Error())
 	}
-	var err error
-	switch b.action {
-	case bgProvision:
+	// Every action starts from the compose file of the recorded state.
+	err := b.render(ctx, b.state.Existing())
+	switch {
+	case err != nil:
+	case b.action == bgProvision:
 		err = b.provision(ctx)
-	case bgDeploy:
+	case b.action == bgDeploy:
 		err = b.deploy(ctx)
-	case bgSwitchback:
+	case b.action == bgSwitchback:
 		err = b.switchback(ctx)
-	case bgRetire:
+	case b.action == bgRetire:
 		err = b.retire(ctx)
 	}
 	if err != nil {
@@ -132,9 +130,6 @@ func (b *blueGreenRun) eval() error {
 
 func (b *blueGreenRun) provision(ctx context.Context) error {
 	s := b.state
-	if err := b.render(ctx, s.Existing()); err != nil {
-		return err
-	}
 	if err := b.phase(ctx, phaseUp, bgValue{colour: s.Live, services: b.colours[s.Live]}); err != nil {
 		return err
 	}
@@ -144,9 +139,6 @@ func (b *blueGreenRun) provision(ctx context.Context) error {
 func (b *blueGreenRun) deploy(ctx context.Context) error {
 	s := b.state
 	live, idle := s.Live, s.Idle()
-	if err := b.render(ctx, s.Existing()); err != nil {
-		return err
-	}
 	if err := b.switchTo(ctx, live, s.LiveRelease(), s.Existing()); err != nil {
 		return err
 	}
@@ -178,9 +170,6 @@ func (b *blueGreenRun) deploy(ctx context.Context) error {
 func (b *blueGreenRun) switchback(ctx context.Context) error {
 	s := b.state
 	live, idle := s.Live, s.Idle()
-	if err := b.render(ctx, s.Existing()); err != nil {
-		return err
-	}
 	if s.IdleRelease() == "" {
 		return b.fail(fmt.Sprintf("there is no colour to switch back to: %s was never deployed or was retired (%s is absent); %s (%s) stays live",
 			idle, bluegreen.ReleaseFile(idle), live, s.LiveRelease()))
@@ -199,9 +188,6 @@ func (b *blueGreenRun) switchback(ctx context.Context) error {
 func (b *blueGreenRun) retire(ctx context.Context) error {
 	s := b.state
 	live, idle := s.Live, s.Idle()
-	if err := b.render(ctx, s.Existing()); err != nil {
-		return err
-	}
 	// The proxy on the live colour before the idle one is stopped.
 	if err := b.switchTo(ctx, live, s.LiveRelease(), s.Existing()); err != nil {
 		return err
@@ -261,26 +247,13 @@ func (b *blueGreenRun) switchTo(ctx context.Context, colour, release string, exi
 
 // observe runs the observe phase for services and returns what it saw.
 func (b *blueGreenRun) observe(ctx context.Context, services []string) (rollout.Observation, error) {
-	var obs rollout.Observation
-	f := b.f
-	f.phase = phaseValue{blockBlueGreen, bgValue{services: services}.cty()}
-	f.observed = &obs
-	if err := b.ex.runSteps(ctx, b.g.Phased.Phases[phaseObserve], f); err != nil {
-		return nil, err
-	}
-	if obs == nil {
-		return nil, fmt.Errorf("bluegreen %q: its observe block ran no task that observes the replicas (compose_replicas)", b.g.Name)
-	}
-	return obs, nil
+	return b.constructRun.observe(ctx, bgValue{services: services}.cty())
 }
 
 // phase runs one phase's steps with v as bluegreen.*; the recap labels
 // them with the colour.
 func (b *blueGreenRun) phase(ctx context.Context, name string, v bgValue) error {
-	f := b.f
-	f.phase = phaseValue{blockBlueGreen, v.cty()}
-	f.label = v.colour
-	return b.ex.runSteps(ctx, b.g.Phased.Phases[name], f)
+	return b.runPhase(ctx, name, v.cty(), v.colour)
 }
 
 // record writes state files (in --check: says it would).
@@ -313,21 +286,6 @@ func (b *blueGreenRun) done() error {
 	}
 	b.ex.finish(b.decl(), res, b.f)
 	return nil
-}
-
-// fail records the block as failed with msg and stops the run.
-func (b *blueGreenRun) fail(msg string) error {
-	return b.ex.fail(b.decl(), b.result(), b.f, errors.New(msg), false)
-}
-
-func (b *blueGreenRun) decl() *TaskDecl {
-	return &TaskDecl{Kind: blockBlueGreen, Name: b.g.Name, Tags: b.g.Tags, DeclRange: b.g.DeclRange}
-}
-
-func (b *blueGreenRun) result() *TaskResult {
-	res := b.ex.newResult(b.decl(), b.f)
-	res.Duration = time.Since(b.start)
-	return res
 }
 
 // bgValue is bluegreen.* in a phase.

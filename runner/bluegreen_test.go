@@ -30,12 +30,16 @@ var bgw = &bgWorld{}
 
 func colourOf(service string) string { return strings.Split(service, "_")[0] }
 
-type fakeBGRender struct {
-	Colours map[string]string `hcl:"colours"`
+// checkNothing is the --check of a fake that changes the world: nothing.
+type checkNothing struct{}
+
+func (checkNothing) Check(context.Context, *tasks.Env) (tasks.Result, error) {
+	return tasks.Result{}, nil
 }
 
-func (t *fakeBGRender) Check(context.Context, *tasks.Env) (tasks.Result, error) {
-	return tasks.Result{}, nil
+type fakeBGRender struct {
+	checkNothing
+	Colours map[string]string `hcl:"colours"`
 }
 
 func (t *fakeBGRender) Apply(context.Context, *tasks.Env) (tasks.Result, error) {
@@ -49,11 +53,8 @@ func (t *fakeBGRender) Apply(context.Context, *tasks.Env) (tasks.Result, error) 
 }
 
 type fakeBGUp struct {
+	checkNothing
 	Services []string `hcl:"services"`
-}
-
-func (t *fakeBGUp) Check(context.Context, *tasks.Env) (tasks.Result, error) {
-	return tasks.Result{}, nil
 }
 
 func (t *fakeBGUp) Apply(context.Context, *tasks.Env) (tasks.Result, error) {
@@ -65,11 +66,8 @@ func (t *fakeBGUp) Apply(context.Context, *tasks.Env) (tasks.Result, error) {
 }
 
 type fakeBGHealthy struct {
+	checkNothing
 	Service string `hcl:"service"`
-}
-
-func (t *fakeBGHealthy) Check(ctx context.Context, env *tasks.Env) (tasks.Result, error) {
-	return tasks.Result{}, nil
 }
 
 func (t *fakeBGHealthy) Apply(context.Context, *tasks.Env) (tasks.Result, error) {
@@ -114,11 +112,8 @@ func (t *fakeBGSwitch) Apply(context.Context, *tasks.Env) (tasks.Result, error) 
 }
 
 type fakeBGRemove struct {
+	checkNothing
 	Services []string `hcl:"services"`
-}
-
-func (t *fakeBGRemove) Check(context.Context, *tasks.Env) (tasks.Result, error) {
-	return tasks.Result{}, nil
 }
 
 func (t *fakeBGRemove) Apply(context.Context, *tasks.Env) (tasks.Result, error) {

@@ -1,11 +1,16 @@
 package runner
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zdplay/zdplay/internal/rollout"
 )
 
 // construct is a block of the language that the engine drives (a rollout,
@@ -102,4 +107,58 @@ func decodeConstruct(c *construct, b *hcl.Block, baseDir string, inherited taskD
 type phaseValue struct {
 	root  string
 	value cty.Value
+}
+
+// constructRun is what every run of a construct's block does alike: run a
+// phase with KIND.* set, observe the replicas, and record its own recap
+// line (KIND "NAME"), which says what it did or why it failed.
+type constructRun struct {
+	ex    *executor
+	g     *Group
+	f     frame
+	start time.Time
+}
+
+func newConstructRun(ex *executor, g *Group, f frame) constructRun {
+	return constructRun{ex: ex, g: g, f: f, start: time.Now()}
+}
+
+// runPhase runs one phase's steps with v as KIND.*; the recap labels them
+// with label (a batch, a colour).
+func (c *constructRun) runPhase(ctx context.Context, name string, v cty.Value, label string) error {
+	f := c.f
+	f.phase = phaseValue{c.g.Kind, v}
+	f.label = label
+	return c.ex.runSteps(ctx, c.g.Phased.Phases[name], f)
+}
+
+// observe runs the observe phase with v as KIND.* and returns what its
+// compose_replicas task saw.
+func (c *constructRun) observe(ctx context.Context, v cty.Value) (rollout.Observation, error) {
+	var obs rollout.Observation
+	f := c.f
+	f.phase = phaseValue{c.g.Kind, v}
+	f.observed = &obs
+	if err := c.ex.runSteps(ctx, c.g.Phased.Phases[phaseObserve], f); err != nil {
+		return nil, err
+	}
+	if obs == nil {
+		return nil, fmt.Errorf("%s %q: its observe block ran no task that observes the replicas (compose_replicas)", c.g.Kind, c.g.Name)
+	}
+	return obs, nil
+}
+
+// fail records the block as failed with msg and stops the run.
+func (c *constructRun) fail(msg string) error {
+	return c.ex.fail(c.decl(), c.result(), c.f, errors.New(msg), false)
+}
+
+func (c *constructRun) decl() *TaskDecl {
+	return &TaskDecl{Kind: c.g.Kind, Name: c.g.Name, Tags: c.g.Tags, DeclRange: c.g.DeclRange}
+}
+
+func (c *constructRun) result() *TaskResult {
+	res := c.ex.newResult(c.decl(), c.f)
+	res.Duration = time.Since(c.start)
+	return res
 }

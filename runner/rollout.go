@@ -113,14 +113,11 @@ func withUpdateConfig(attrs map[string]hcl.Expression, ctx *hcl.EvalContext) (ma
 
 // rolloutRun is one execution of a rollout block.
 type rolloutRun struct {
-	ex      *executor
-	g       *Group
-	f       frame
+	constructRun
 	spec    rolloutSpec
 	plan    *rollout.Plan
 	release string   // what the compose file is rendered at now
 	surge   []string // start-first's surge replicas while they are wanted
-	start   time.Time
 	// What it did, for its recap line.
 	replaced, healed, retired []string
 }
@@ -132,7 +129,7 @@ type rolloutRun struct {
 // failure applies failure_action. It ends with the replicas the file no
 // longer lists retired and every serving replica in the proxy.
 func (ex *executor) runRollout(ctx context.Context, g *Group, f frame) error {
-	r := &rolloutRun{ex: ex, g: g, f: f, start: time.Now()}
+	r := &rolloutRun{constructRun: newConstructRun(ex, g, f)}
 	spec, err := ex.evalRollout(g, f)
 	if err != nil {
 		return r.fail(err.Error())
@@ -343,26 +340,13 @@ func (r *rolloutRun) finishFailed(ctx context.Context, msg string) error {
 // observe runs the observe phase: the files rendered for r.release and the
 // replicas as they are.
 func (r *rolloutRun) observe(ctx context.Context) (rollout.Observation, error) {
-	var obs rollout.Observation
-	f := r.f
-	f.phase = phaseValue{blockRollout, r.value().cty()}
-	f.observed = &obs
-	if err := r.ex.runSteps(ctx, r.g.Phased.Phases[phaseObserve], f); err != nil {
-		return nil, err
-	}
-	if obs == nil {
-		return nil, fmt.Errorf("rollout %q: its observe block ran no task that observes the replicas (compose_replicas)", r.g.Name)
-	}
-	return obs, nil
+	return r.constructRun.observe(ctx, r.value().cty())
 }
 
 // phase runs one phase's steps with v as rollout.*; the recap labels
 // them with the batch (or the replicas being retired).
 func (r *rolloutRun) phase(ctx context.Context, name string, v rolloutValue) error {
-	f := r.f
-	f.phase = phaseValue{blockRollout, v.cty()}
-	f.label = strings.Join(append(slices.Clone(v.batch), v.retiring...), ", ")
-	return r.ex.runSteps(ctx, r.g.Phased.Phases[name], f)
+	return r.runPhase(ctx, name, v.cty(), strings.Join(append(slices.Clone(v.batch), v.retiring...), ", "))
 }
 
 // value is rollout.* outside a batch.
@@ -405,12 +389,6 @@ func (r *rolloutRun) done() error {
 	return nil
 }
 
-// fail records the rollout as failed with msg and stops the run.
-func (r *rolloutRun) fail(msg string) error {
-	res := r.result()
-	return r.ex.fail(r.decl(), res, r.f, errors.New(msg), false)
-}
-
 // alsoFailed fails the rollout when going back failed too, saying what it
 // was doing; any failure but the release's is passed on as it is.
 func (r *rolloutRun) alsoFailed(err error, format string, args ...any) error {
@@ -418,16 +396,6 @@ func (r *rolloutRun) alsoFailed(err error, format string, args ...any) error {
 		return err
 	}
 	return r.fail(fmt.Sprintf(format, args...) + "; " + err.Error())
-}
-
-func (r *rolloutRun) decl() *TaskDecl {
-	return &TaskDecl{Kind: blockRollout, Name: r.g.Name, Tags: r.g.Tags, DeclRange: r.g.DeclRange}
-}
-
-func (r *rolloutRun) result() *TaskResult {
-	res := r.ex.newResult(r.decl(), r.f)
-	res.Duration = time.Since(r.start)
-	return res
 }
 
 // rolloutValue is rollout.* in a phase.
