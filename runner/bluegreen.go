@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zdplay/zdplay/internal/bluegreen"
@@ -106,26 +107,45 @@ func (ex *executor) runBlueGreen(ctx context.Context, g *Group, f frame) error {
 
 // eval evaluates the block's attributes and reads the state.
 func (b *blueGreenRun) eval() error {
-	ctx := b.ex.evalContext(b.f)
-	var dir string
-	for name, into := range map[string]any{"action": &b.action, "colours": &b.colours, "release": &b.release, "state": &dir} {
-		if diags := gohcl.DecodeExpression(b.g.Phased.Attrs[name], ctx, into); diags.HasErrors() {
-			return diagError(diags)
+	spec, err := b.ex.evalBlueGreen(b.g, b.f)
+	if err != nil {
+		return err
+	}
+	b.action, b.colours, b.release = spec.action, spec.colours, spec.release
+	b.state, err = bluegreen.Read(spec.dir, spec.names, spec.release)
+	return err
+}
+
+// blueGreenSpec is a bluegreen block's attributes, evaluated.
+type blueGreenSpec struct {
+	action, release, dir string
+	colours              map[string][]string
+	names                [2]string // the colours, by name
+}
+
+// evalBlueGreen evaluates and checks a bluegreen block's attributes;
+// preflight calls it too when they are known before the run.
+func (ex *executor) evalBlueGreen(g *Group, f frame) (blueGreenSpec, error) {
+	var s blueGreenSpec
+	ctx := ex.evalContext(f)
+	for name, into := range map[string]any{"action": &s.action, "colours": &s.colours, "release": &s.release, "state": &s.dir} {
+		if diags := gohcl.DecodeExpression(g.Phased.Attrs[name], ctx, into); diags.HasErrors() {
+			return s, diagError(diags)
 		}
 	}
-	if !slices.Contains(blueGreenActions, b.action) {
-		return attrError(b.g.Phased.Attrs["action"], fmt.Sprintf("action = %q: it is %s", b.action, strings.Join(blueGreenActions, ", ")))
+	if !slices.Contains(blueGreenActions, s.action) {
+		return s, attrError(g.Phased.Attrs["action"], fmt.Sprintf("action = %q: it is %s", s.action, strings.Join(blueGreenActions, ", ")))
 	}
-	names := slices.Sorted(maps.Keys(b.colours))
-	if len(names) != 2 || len(b.colours[names[0]]) == 0 || len(b.colours[names[1]]) == 0 {
-		return attrError(b.g.Phased.Attrs["colours"], "colours maps two colours to their replicas' services, e.g. { blue = [\"blue_1\"], green = [\"green_1\"] }")
+	names := slices.Sorted(maps.Keys(s.colours))
+	if len(names) != 2 || len(s.colours[names[0]]) == 0 || len(s.colours[names[1]]) == 0 {
+		return s, attrError(g.Phased.Attrs["colours"], "colours maps two colours to their replicas' services, e.g. { blue = [\"blue_1\"], green = [\"green_1\"] }")
 	}
-	if b.action == bgRetire && len(b.g.Phased.Phases[phaseRetire]) == 0 {
-		return fmt.Errorf("bluegreen %q: action retire needs a retire block (remove bluegreen.services)", b.g.Name)
+	s.names = [2]string{names[0], names[1]}
+	if s.action == bgRetire && len(g.Phased.Phases[phaseRetire]) == 0 {
+		return s, diagError(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing retire block",
+			Detail: "action retire removes the idle colour: give the bluegreen block a retire block (compose_remove bluegreen.services).", Subject: g.DeclRange.Ptr()}})
 	}
-	var err error
-	b.state, err = bluegreen.Read(dir, [2]string{names[0], names[1]}, b.release)
-	return err
+	return s, nil
 }
 
 func (b *blueGreenRun) provision(ctx context.Context) error {
@@ -178,7 +198,7 @@ func (b *blueGreenRun) switchback(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if why := bluegreen.NotAsRecorded(obs, b.colours[idle]); len(why) > 0 && !b.ex.opts.Check {
+	if why := bluegreen.NotAsRecorded(obs, b.colours[idle]); len(why) > 0 {
 		return b.fail(fmt.Sprintf("%s does not run its recorded release %s (%s): not switched, %s (%s) stays live",
 			idle, s.IdleRelease(), strings.Join(why, "; "), live, s.LiveRelease()))
 	}

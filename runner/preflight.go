@@ -153,6 +153,10 @@ func (ex *executor) preflightSteps(steps []Step, f frame, seen map[*Include]bool
 				_, err := ex.evalRollout(s, f)
 				add(err)
 			}
+			if s.Kind == blockBlueGreen && staticExprs(mapValues(s.Phased.Attrs)...) {
+				_, err := ex.evalBlueGreen(s, f)
+				add(err)
+			}
 			diags = append(diags, ex.preflightSteps(s.Steps, f, seen)...)
 			diags = append(diags, ex.preflightSteps(s.Rescue, f, seen)...)
 		case *Include:
