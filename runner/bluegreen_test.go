@@ -52,16 +52,23 @@ func (t *fakeBGRender) Apply(context.Context, *tasks.Env) (tasks.Result, error) 
 	return tasks.Result{}, nil
 }
 
-type fakeBGUp struct {
+// fakeBGContainers brings services up at the release the compose file
+// gives their colour (op "up"), or removes them (op "remove").
+type fakeBGContainers struct {
 	checkNothing
+	Op       string   `hcl:"op"`
 	Services []string `hcl:"services"`
 }
 
-func (t *fakeBGUp) Apply(context.Context, *tasks.Env) (tasks.Result, error) {
+func (t *fakeBGContainers) Apply(context.Context, *tasks.Env) (tasks.Result, error) {
 	for _, s := range t.Services {
-		bgw.containers[s] = bgw.rendered[colourOf(s)]
+		if t.Op == "up" {
+			bgw.containers[s] = bgw.rendered[colourOf(s)]
+		} else {
+			delete(bgw.containers, s)
+		}
 	}
-	bgw.log = append(bgw.log, "up "+strings.Join(t.Services, ","))
+	bgw.log = append(bgw.log, t.Op+" "+strings.Join(t.Services, ","))
 	return tasks.Result{}, nil
 }
 
@@ -111,26 +118,14 @@ func (t *fakeBGSwitch) Apply(context.Context, *tasks.Env) (tasks.Result, error) 
 	return tasks.Result{}, nil
 }
 
-type fakeBGRemove struct {
-	checkNothing
-	Services []string `hcl:"services"`
-}
-
-func (t *fakeBGRemove) Apply(context.Context, *tasks.Env) (tasks.Result, error) {
-	for _, s := range t.Services {
-		delete(bgw.containers, s)
-	}
-	bgw.log = append(bgw.log, "remove "+strings.Join(t.Services, ","))
-	return tasks.Result{}, nil
-}
-
 func init() {
-	tasks.Register("fake_bg_render", func() tasks.Task { return &fakeBGRender{} })
-	tasks.Register("fake_bg_up", func() tasks.Task { return &fakeBGUp{} })
-	tasks.Register("fake_bg_healthy", func() tasks.Task { return &fakeBGHealthy{} })
-	tasks.Register("fake_bg_replicas", func() tasks.Task { return &fakeBGReplicas{} })
-	tasks.Register("fake_bg_switch", func() tasks.Task { return &fakeBGSwitch{} })
-	tasks.Register("fake_bg_remove", func() tasks.Task { return &fakeBGRemove{} })
+	registerFakes(map[string]func() tasks.Task{
+		"fake_bg_render":     func() tasks.Task { return &fakeBGRender{} },
+		"fake_bg_containers": func() tasks.Task { return &fakeBGContainers{} },
+		"fake_bg_healthy":    func() tasks.Task { return &fakeBGHealthy{} },
+		"fake_bg_replicas":   func() tasks.Task { return &fakeBGReplicas{} },
+		"fake_bg_switch":     func() tasks.Task { return &fakeBGSwitch{} },
+	})
 }
 
 const blueGreenPlaybook = `
@@ -151,7 +146,10 @@ role "r" {
       task "fake_bg_render" "compose file" { colours = bluegreen.colours }
     }
     up {
-      task "fake_bg_up" "colour" { services = bluegreen.services }
+      task "fake_bg_containers" "colour" {
+        op       = "up"
+        services = bluegreen.services
+      }
     }
     healthy {
       serial "replica" {
@@ -168,7 +166,10 @@ role "r" {
       }
     }
     retire {
-      task "fake_bg_remove" "idle colour" { services = bluegreen.services }
+      task "fake_bg_containers" "idle colour" {
+        op       = "remove"
+        services = bluegreen.services
+      }
     }
   }
 }

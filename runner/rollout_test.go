@@ -147,11 +147,20 @@ func (t *fakeRetire) Apply(context.Context, *tasks.Env) (tasks.Result, error) {
 }
 
 func init() {
-	tasks.Register("fake_replicas", func() tasks.Task { return &fakeReplicas{} })
-	tasks.Register("fake_proxy", func() tasks.Task { return &fakeProxy{} })
-	tasks.Register("fake_recreate", func() tasks.Task { return &fakeRecreate{} })
-	tasks.Register("fake_healthy", func() tasks.Task { return &fakeHealthy{} })
-	tasks.Register("fake_retire", func() tasks.Task { return &fakeRetire{} })
+	registerFakes(map[string]func() tasks.Task{
+		"fake_replicas": func() tasks.Task { return &fakeReplicas{} },
+		"fake_proxy":    func() tasks.Task { return &fakeProxy{} },
+		"fake_recreate": func() tasks.Task { return &fakeRecreate{} },
+		"fake_healthy":  func() tasks.Task { return &fakeHealthy{} },
+		"fake_retire":   func() tasks.Task { return &fakeRetire{} },
+	})
+}
+
+// registerFakes registers the fake kinds of a test file.
+func registerFakes(kinds map[string]func() tasks.Task) {
+	for name, k := range kinds {
+		tasks.Register(name, k)
+	}
 }
 
 const rolloutPlaybook = `
