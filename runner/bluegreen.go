@@ -219,6 +219,7 @@ func (b *blueGreenRun) retire(ctx context.Context) error {
 	if err != nil {
 		return b.fail(err.Error())
 	}
+	delete(b.state.Releases, idle)
 	if forgot {
 		b.changed = true
 		b.did = append(b.did, "retired "+idle)

@@ -198,6 +198,7 @@ func TestBlueGreenFlow(t *testing.T) {
 		want       []string          // the log
 		wantState  map[string]string // state file -> content after ("": absent)
 		changed    bool              // the block's recap line
+		msg        string            // how that line starts
 		err        string
 	}{
 		{
@@ -219,7 +220,7 @@ func TestBlueGreenFlow(t *testing.T) {
 				"render blue=v1", "switch blue_1 blue_2",
 				"render blue=v1 green=v2", "up green_1,green_2", "switch blue_1- blue_2- green_1 green_2",
 			},
-			wantState: greenLive, changed: true,
+			wantState: greenLive, changed: true, msg: "green live at v2, blue idle at v1: switched to green at v2",
 		},
 		{
 			name: "deploy of the live release changes nothing", action: "deploy", release: "v2",
@@ -286,7 +287,7 @@ func TestBlueGreenFlow(t *testing.T) {
 				"remove blue_1,blue_2", "render green=v2", "switch green_1 green_2",
 			},
 			wantState: map[string]string{"live-colour": "green", "live-release": "v2", "green-release": "v2", "blue-release": ""},
-			changed:   true,
+			changed:   true, msg: "green live at v2: retired blue",
 		},
 		{
 			name: "--check writes no state", action: "deploy", release: "v2", check: true,
@@ -340,6 +341,9 @@ func TestBlueGreenFlow(t *testing.T) {
 				line := recap.Tasks[len(recap.Tasks)-1]
 				if line.Kind != blockBlueGreen || (line.Status == StatusChanged) != tc.changed {
 					t.Errorf("last recap line %s %q: %s (%s), want the bluegreen block, changed %v", line.Kind, line.Name, line.Status, line.Msg, tc.changed)
+				}
+				if tc.msg != "" && !strings.HasPrefix(line.Msg, tc.msg) {
+					t.Errorf("its message %q, want it to start %q", line.Msg, tc.msg)
 				}
 			}
 		})
