@@ -13,10 +13,14 @@
 # haproxy_image, health_path, migrate, health_timeout, and the values the
 # proxy's templates read (proxy_next_upstream, slots).
 param "stack" {}
-# compose_app's outputs: services (the replicas), version (the release to
-# roll them to), app_port and update_config (the strategy).
-param "app" {}
-param "fallback" {} # the release a failure returns to
+param "app" {
+  description = "compose_app's outputs: services (the replicas), version (the release to roll them to), app_port and update_config (the strategy)"
+  type        = object({ services = list(string), version = string, app_port = number, update_config = any })
+}
+param "fallback" {
+  description = "the release a failure returns to"
+  type        = string
+}
 
 rollout "replicas" {
   replicas      = param.app.services
