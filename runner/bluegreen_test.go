@@ -118,16 +118,6 @@ func (t *fakeBGSwitch) Apply(context.Context, *tasks.Env) (tasks.Result, error) 
 	return tasks.Result{}, nil
 }
 
-func init() {
-	registerFakes(map[string]func() tasks.Task{
-		"fake_bg_render":     func() tasks.Task { return &fakeBGRender{} },
-		"fake_bg_containers": func() tasks.Task { return &fakeBGContainers{} },
-		"fake_bg_healthy":    func() tasks.Task { return &fakeBGHealthy{} },
-		"fake_bg_replicas":   func() tasks.Task { return &fakeBGReplicas{} },
-		"fake_bg_switch":     func() tasks.Task { return &fakeBGSwitch{} },
-	})
-}
-
 const blueGreenPlaybook = `
 variable "action" {}
 variable "release" {}

@@ -146,19 +146,21 @@ func (t *fakeRetire) Apply(context.Context, *tasks.Env) (tasks.Result, error) {
 	return tasks.Result{Changed: true}, nil
 }
 
+// The fake kinds of the construct tests: the rollout's here, the
+// bluegreen block's in bluegreen_test.go.
 func init() {
-	registerFakes(map[string]func() tasks.Task{
-		"fake_replicas": func() tasks.Task { return &fakeReplicas{} },
-		"fake_proxy":    func() tasks.Task { return &fakeProxy{} },
-		"fake_recreate": func() tasks.Task { return &fakeRecreate{} },
-		"fake_healthy":  func() tasks.Task { return &fakeHealthy{} },
-		"fake_retire":   func() tasks.Task { return &fakeRetire{} },
-	})
-}
-
-// registerFakes registers the fake kinds of a test file.
-func registerFakes(kinds map[string]func() tasks.Task) {
-	for name, k := range kinds {
+	for name, k := range map[string]func() tasks.Task{
+		"fake_replicas":      func() tasks.Task { return &fakeReplicas{} },
+		"fake_proxy":         func() tasks.Task { return &fakeProxy{} },
+		"fake_recreate":      func() tasks.Task { return &fakeRecreate{} },
+		"fake_healthy":       func() tasks.Task { return &fakeHealthy{} },
+		"fake_retire":        func() tasks.Task { return &fakeRetire{} },
+		"fake_bg_render":     func() tasks.Task { return &fakeBGRender{} },
+		"fake_bg_containers": func() tasks.Task { return &fakeBGContainers{} },
+		"fake_bg_healthy":    func() tasks.Task { return &fakeBGHealthy{} },
+		"fake_bg_replicas":   func() tasks.Task { return &fakeBGReplicas{} },
+		"fake_bg_switch":     func() tasks.Task { return &fakeBGSwitch{} },
+	} {
 		tasks.Register(name, k)
 	}
 }
