@@ -60,7 +60,7 @@ func LoadWith(file string, opts LoadOptions) (*Playbook, hcl.Diagnostics) {
 		diags = append(diags, pb.checkReferences()...)
 		diags = append(diags, pb.checkParams()...)
 	}
-	return pb, diags
+	return pb, distinctDiags(diags) // a task default is checked in every task that takes it
 }
 
 // decode reads a playbook file's variables, locals, plays, roles and

@@ -40,7 +40,8 @@ func (ex *executor) preflight() hcl.Diagnostics {
 }
 
 // distinctDiags drops the repeats of a diagnostic: a role included in
-// several places with the same values fails the same way in each.
+// several places with the same values fails the same way in each, a task
+// default the same way in each task it gives an attribute.
 func distinctDiags(diags hcl.Diagnostics) hcl.Diagnostics {
 	type key struct {
 		summary, detail string
