@@ -63,7 +63,7 @@ task "compose_render" "stack" {
   replicas      = app.outputs.services
   version       = app.outputs.version
   dest          = local.compose
-  port          = var.port
+  proxy_port    = var.port
   proxy_image   = var.proxy_image
   haproxy_image = var.haproxy_image
   proxy_dir     = "${local.dir}/${var.proxy}"

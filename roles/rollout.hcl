@@ -29,8 +29,7 @@ rollout "replicas" {
   update_config = param.app.update_config
 
   # What the phases' tasks all say: the stack's files and project, the
-  # proxy, and the app's port and health path (compose_render's port is
-  # the proxy's own, set there).
+  # proxy, and the app's port and health path.
   task_defaults {
     file        = param.stack.compose
     project     = param.stack.project
@@ -54,7 +53,7 @@ rollout "replicas" {
       replicas      = rollout.services
       version       = rollout.release
       dest          = param.stack.compose
-      port          = param.stack.port
+      proxy_port    = param.stack.port
       proxy_image   = param.stack.proxy_image
       haproxy_image = param.stack.haproxy_image
       proxy_dir     = "${param.stack.dir}/${param.stack.proxy}"

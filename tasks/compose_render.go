@@ -16,7 +16,7 @@ import (
 // network, secret, config, profile and x- extension kept), with `service`
 // replaced by its `replicas` (copies at `version`, without its host ports),
 // a migration service when `migrate` is set, and the proxy on
-// 127.0.0.1:`port`: nginx (`proxy_image`, with `proxy_dir` mounted as its
+// 127.0.0.1:`proxy_port`: nginx (`proxy_image`, with `proxy_dir` mounted as its
 // conf.d) or HAProxy (`haproxy_image`, with `proxy_dir` mounted as
 // /etc/haproxy and its run/ as /run/haproxy, the runtime API's sockets). dest is written atomically, mode 0600 (it holds the
 // interpolated environment). Changed when dest's bytes differ; Check stages
@@ -29,7 +29,7 @@ import (
 //	  replicas    = rollout.services     # ["web_1", "web_2"]
 //	  version     = rollout.release
 //	  dest        = local.stack
-//	  port        = 8000
+//	  proxy_port  = 8000
 //	  proxy       = "nginx"              # optional: nginx (default) or haproxy
 //	  proxy_image = "zdplay-demo/nginx:local"
 //	  haproxy_image = "zdplay-demo/haproxy:local" # with proxy = "haproxy"
@@ -44,7 +44,7 @@ type ComposeRender struct {
 	Replicas     []string `hcl:"replicas"`
 	Version      string   `hcl:"version,optional"`
 	Dest         string   `hcl:"dest"`
-	Port         int      `hcl:"port"`
+	ProxyPort    int      `hcl:"proxy_port"`
 	Proxy        string   `hcl:"proxy,optional"`
 	ProxyImage   string   `hcl:"proxy_image"`
 	HaproxyImage string   `hcl:"haproxy_image,optional"`
@@ -73,8 +73,8 @@ func (t *ComposeRender) render(ctx context.Context, env *Env) (string, []byte, b
 	default:
 		return "", nil, false, fmt.Errorf("%s: proxy = %q: the proxy is nginx or haproxy", kind, t.Proxy)
 	}
-	if t.Port < 1 || t.Port > 65535 {
-		return "", nil, false, fmt.Errorf("%s: port = %d is not a TCP port (1-65535)", kind, t.Port)
+	if t.ProxyPort < 1 || t.ProxyPort > 65535 {
+		return "", nil, false, fmt.Errorf("%s: proxy_port = %d is not a TCP port (1-65535)", kind, t.ProxyPort)
 	}
 	if len(t.Replicas) == 0 {
 		return "", nil, false, fmt.Errorf("%s: replicas is empty: name at least one replica service", kind)
@@ -88,7 +88,7 @@ func (t *ComposeRender) render(ctx context.Context, env *Env) (string, []byte, b
 		return "", nil, false, fmt.Errorf("%s: proxy_dir: %w", kind, err)
 	}
 	b, err := docker.RenderStack(p, app, docker.Stack{Replicas: t.Replicas, Version: t.Version,
-		Haproxy: t.Proxy == "haproxy", ProxyImage: image, ProxyPort: t.Port, ProxyDir: dir, Migrate: t.Migrate})
+		Haproxy: t.Proxy == "haproxy", ProxyImage: image, ProxyPort: t.ProxyPort, ProxyDir: dir, Migrate: t.Migrate})
 	if err != nil {
 		return "", nil, false, fmt.Errorf("%s: %w", kind, err)
 	}
