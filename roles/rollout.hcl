@@ -9,10 +9,18 @@
 # The deployment, one object: the user's compose file (source) and its
 # service, project, dir (the proxy's files go in DIR/nginx or
 # DIR/haproxy), compose (the stack file zdplay renders), env (the file's
-# ${NAME} values), port, proxy (nginx or haproxy), proxy_image,
-# haproxy_image, health_path, migrate, health_timeout, and the values the
-# proxy's templates read (proxy_next_upstream, slots).
-param "stack" {}
+# ${NAME} values), port (the proxy's on 127.0.0.1), proxy (nginx or
+# haproxy), proxy_image, haproxy_image, health_path, health_timeout,
+# migrate, and what the proxy's templates read (proxy_next_upstream,
+# slots). Any other attribute is dropped: the module sees only these.
+param "stack" {
+  description = "the deployment: compose file, service, project, dirs, proxy and health check"
+  type = object({
+    source = string, service = string, project = string, dir = string, compose = string, env = map(string),
+    port = number, proxy = string, proxy_image = string, haproxy_image = string, health_path = string,
+    health_timeout = string, migrate = list(string), proxy_next_upstream = bool, slots = number
+  })
+}
 param "app" {
   description = "compose_app's outputs: services (the replicas), version (the release to roll them to), app_port and update_config (the strategy)"
   type        = object({ services = list(string), version = string, app_port = number, update_config = any })

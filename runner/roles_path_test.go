@@ -18,7 +18,7 @@ play "p" { roles = ["deploy"] }
 role "deploy" {
   include "rollout" {
     vars = {
-      stack    = { source = "compose.yaml", service = "app", project = "p", dir = "/tmp/p", compose = "/tmp/p/c.yml", port = 8000, proxy = "nginx", proxy_image = "nginx", haproxy_image = "haproxy", health_path = "/ping", migrate = [], health_timeout = "5s", proxy_next_upstream = true, env = {} }
+      stack    = { source = "compose.yaml", service = "app", project = "p", dir = "/tmp/p", compose = "/tmp/p/c.yml", port = 8000, proxy = "nginx", proxy_image = "nginx", haproxy_image = "haproxy", health_path = "/ping", migrate = [], health_timeout = "5s", proxy_next_upstream = true, slots = 4, env = {} }
       app      = { services = ["app_1"], version = "2", app_port = 3000, update_config = {} }
       fallback = "1"
     }
