@@ -17,6 +17,7 @@ package bluegreen
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -101,22 +102,12 @@ func (s State) IdleRelease() string { return s.Releases[s.Idle()] }
 
 // Existing maps each colour that exists to its release: what the compose
 // file renders when no colour changes.
-func (s State) Existing() map[string]string {
-	out := map[string]string{}
-	for c, rel := range s.Releases {
-		out[c] = rel
-	}
-	return out
-}
+func (s State) Existing() map[string]string { return maps.Clone(s.Releases) }
 
 // With is colours with colour at release.
 func With(colours map[string]string, colour, release string) map[string]string {
-	out := map[string]string{colour: release}
-	for c, rel := range colours {
-		if c != colour {
-			out[c] = rel
-		}
-	}
+	out := maps.Clone(colours)
+	out[colour] = release
 	return out
 }
 
@@ -141,9 +132,6 @@ func Write(dir string, files []File, dryRun bool) (bool, error) {
 		changed = true
 		if dryRun {
 			continue
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return changed, err
 		}
 		if err := atomicfile.Write(path, data, 0o644); err != nil {
 			return changed, err
