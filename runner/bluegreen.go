@@ -56,6 +56,10 @@ var blueGreenConstruct = &construct{
 	needs:       []string{phaseRender, phaseUp, phaseHealthy, phaseObserve, phaseSwitch},
 	needsDetail: "A bluegreen block needs render (the compose file for bluegreen.colours), up (bring up bluegreen.services), healthy (wait for each of them), observe (a compose_replicas task) and switch (the proxy to bluegreen.upstream) blocks; retire is needed by action retire only.",
 	values:      []string{"colour", "colours", "services", "upstream"},
+	check: func(ex *executor, g *Group, f frame) error {
+		_, err := ex.evalBlueGreen(g, f)
+		return err
+	},
 }
 
 // blueGreenRun is one execution of a bluegreen block.
@@ -178,7 +182,10 @@ func (b *blueGreenRun) deploy(ctx context.Context) error {
 		return err
 	}
 	if err := b.phase(ctx, phaseHealthy, v); err != nil {
-		if errors.Is(err, ErrInterrupted) {
+		// A task of the gate failed: the release's failure. Anything else
+		// (an interrupt) is passed on as it is, as the rollout does.
+		var failed *TaskFailedError
+		if !errors.As(err, &failed) {
 			return err
 		}
 		return b.fail(fmt.Sprintf("release %s did not turn healthy on %s (see the failed task above): the proxy was not switched, %s (%s) still serves every request; %s is left as it is for inspection, -t retire removes it",

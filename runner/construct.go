@@ -28,6 +28,9 @@ type construct struct {
 	needsDetail string
 	// values are the attributes of KIND.* in its phases.
 	values []string
+	// check evaluates and checks the block's attributes, as its run does
+	// first; preflight calls it when they are known before the run.
+	check func(ex *executor, g *Group, f frame) error
 }
 
 // constructs are the engine's constructs, by block type.

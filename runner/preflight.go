@@ -148,15 +148,10 @@ func (ex *executor) preflightSteps(steps []Step, f frame, seen map[*Include]bool
 					add(e.fn())
 				}
 			}
-			if s.Kind == blockRollout && staticExprs(mapValues(s.Phased.Attrs)...) {
-				// A bad strategy (-e order=sideways) is invalid input:
-				// exit 2 before anything runs.
-				_, err := ex.evalRollout(s, f)
-				add(err)
-			}
-			if s.Kind == blockBlueGreen && staticExprs(mapValues(s.Phased.Attrs)...) {
-				_, err := ex.evalBlueGreen(s, f)
-				add(err)
+			if s.Phased != nil && staticExprs(mapValues(s.Phased.Attrs)...) {
+				// A bad strategy (-e order=sideways) or action is invalid
+				// input: exit 2 before anything runs.
+				add(s.Phased.construct.check(ex, s, f))
 			}
 			diags = append(diags, ex.preflightSteps(s.Steps, f, seen)...)
 			diags = append(diags, ex.preflightSteps(s.Rescue, f, seen)...)

@@ -44,4 +44,8 @@ var rolloutConstruct = &construct{
 	needs:       []string{phaseObserve, phaseReplace},
 	needsDetail: "A rollout needs an observe block (render the files, then a compose_replicas task) and a replace block (recreate rollout.batch, wait until healthy); drain, undrain and retire are optional.",
 	values:      rolloutValueAttrs,
+	check: func(ex *executor, g *Group, f frame) error {
+		_, err := ex.evalRollout(g, f)
+		return err
+	},
 }
